@@ -1,0 +1,29 @@
+"""Sample-rate conversion (soxr, the high-quality resampler librosa itself uses)."""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+from drumsynth.errors import DrumsynthError
+
+
+def resampled_length(n_samples: int, orig_sr: int, target_sr: int) -> int:
+    """Length soxr produces for ``n_samples`` at ``orig_sr`` resampled to ``target_sr``."""
+    return int(round(n_samples * target_sr / orig_sr))
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample ``wave`` ([T] or [C, T] float) from ``orig_sr`` to ``target_sr``.
+
+    Returns np.ndarray[T'] (or [C, T']) float32 with T' = round(T * target_sr / orig_sr).
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise DrumsynthError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    wave = np.asarray(wave, dtype=np.float32)
+    if orig_sr == target_sr:
+        return wave.copy()
+    if wave.ndim == 1:
+        return soxr.resample(wave, orig_sr, target_sr, quality="HQ").astype(np.float32)
+    # soxr wants [T, C].
+    return np.ascontiguousarray(soxr.resample(wave.T, orig_sr, target_sr, quality="HQ").T, dtype=np.float32)

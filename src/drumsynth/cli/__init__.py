@@ -1,0 +1,1 @@
+"""The ``drumsynth`` command line: one console script with verbs; each verb is a thin module."""

@@ -1,0 +1,1 @@
+"""Data: the free drum corpus, user folders, the decoded cache, datasets and augmentation."""

@@ -1,0 +1,1 @@
+"""Evaluation metrics: IS/KID/FAD on embeddings, reconstruction (MSE, SNR, LSD), embedding models."""

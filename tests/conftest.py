@@ -1,0 +1,41 @@
+"""Shared fixtures: small synthetic drum hits, written as files or held in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 44100
+
+
+def synth_hit(kind: str, sr: int = SR, seconds: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A crude but class-typical drum hit: np.ndarray[T] float32, peak ≈ 0.9."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    if kind == "kick":
+        freq = 50 + 120 * np.exp(-t * 30)
+        wave = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t * 12)
+    elif kind in ("snare", "clap"):
+        wave = (0.5 * np.sin(2 * np.pi * 190 * t) + rng.standard_normal(len(t))) * np.exp(-t * 25)
+    elif kind == "tom":
+        wave = np.sin(2 * np.pi * (110 + 40 * np.exp(-t * 20)) * t) * np.exp(-t * 10)
+    else:  # hats, cymbals, perc: bright noise
+        noise = rng.standard_normal(len(t))
+        wave = np.diff(noise, prepend=0.0) * np.exp(-t * (40 if "closed" in kind else 6))
+    wave = wave / np.max(np.abs(wave)) * 0.9
+    return wave.astype(np.float32)
+
+
+@pytest.fixture
+def one_shot_folder(tmp_path: Path) -> Path:
+    """A producer's folder: MyKit/{Kicks,Snares,Hats}/*.wav, 8 files each, plus a corrupt file."""
+    root = tmp_path / "MyKit"
+    for folder, kind in (("Kicks", "kick"), ("Snares", "snare"), ("Hats", "hihat_closed")):
+        (root / folder).mkdir(parents=True)
+        for i in range(8):
+            sf.write(root / folder / f"{kind}_{i}.wav", synth_hit(kind, seed=i), SR, subtype="PCM_16")
+    (root / "Kicks" / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav file")
+    return root
