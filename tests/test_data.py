@@ -119,7 +119,7 @@ def test_fit_clip_exact_length_normalisation_and_fades():
     out = fit_clip(wave, 80, fade_in=4, fade_out=10)
     assert out.shape == (80,)
     np.testing.assert_allclose(out[:4], [0, 0.25, 0.5, 0.75])
-    np.testing.assert_allclose(out[-10:], np.arange(10, 0, -1) / 10)
+    np.testing.assert_allclose(out[-10:], np.arange(9, -1, -1) / 10)  # ends at exactly 0
     padded = fit_clip(wave[:50], 80, fade_in=0, fade_out=10)
     assert np.all(padded[:50] == 1.0) and np.all(padded[50:] == 0.0)
 

@@ -126,8 +126,11 @@ def write_wav(path: str | Path, wave: np.ndarray, sr: int, *, bit_depth: str = "
 
 def read_wav_tags(path: str | Path) -> dict[str, str]:
     """The RIFF INFO tags soundfile can read back."""
-    with sf.SoundFile(str(path)) as fh:
-        return {key: getattr(fh, key) for key in INFO_FIELDS if getattr(fh, key)}
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            return {key: getattr(fh, key) for key in INFO_FIELDS if getattr(fh, key)}
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise DrumsynthError(f"cannot read tags of {path}: {err}") from err
 
 
 def find_audio_files(folder: str | Path) -> list[Path]:

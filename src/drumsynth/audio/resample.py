@@ -24,6 +24,13 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return wave.copy()
     if wave.ndim == 1:
-        return soxr.resample(wave, orig_sr, target_sr, quality="HQ").astype(np.float32)
-    # soxr wants [T, C].
-    return np.ascontiguousarray(soxr.resample(wave.T, orig_sr, target_sr, quality="HQ").T, dtype=np.float32)
+        out = soxr.resample(wave, orig_sr, target_sr, quality="HQ")
+    else:  # soxr wants [T, C]
+        out = soxr.resample(wave.T, orig_sr, target_sr, quality="HQ").T
+    # soxr rounds exact half-sample lengths its own way; pin the documented length so that callers
+    # (and tests) can rely on it.
+    length = resampled_length(wave.shape[-1], orig_sr, target_sr)
+    out = out[..., :length]
+    if out.shape[-1] < length:
+        out = np.concatenate([out, np.zeros(out.shape[:-1] + (length - out.shape[-1],), out.dtype)], axis=-1)
+    return np.ascontiguousarray(out, dtype=np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from drumsynth.audio.dsp import prepare_clip
 from drumsynth.audio.resample import resample
 from drumsynth.data.augment import BatchAugment, pitch_shift
 from drumsynth.data.cache import Cache
@@ -19,21 +20,13 @@ from drumsynth.errors import DrumsynthError
 
 
 def fit_clip(wave: np.ndarray, length: int, fade_in: int, fade_out: int) -> np.ndarray:
-    """Trim or zero-pad np.ndarray[T] to ``length``, peak-normalise, apply linear fades (in samples).
+    """Trim or zero-pad np.ndarray[T] to ``length``, apply linear fades (in samples), peak-normalise.
 
     The fade-out is applied only when the clip had to be cut, so a naturally decayed hit is untouched.
     """
-    out = np.zeros(length, dtype=np.float32)
-    n = min(length, len(wave))
-    out[:n] = wave[:n]
-    peak = float(np.max(np.abs(out))) if n else 0.0
-    if peak > 0:
-        out /= peak
-    if fade_in > 0:
-        out[:fade_in] *= np.arange(fade_in, dtype=np.float32) / fade_in
-    if fade_out > 0 and len(wave) > length:
-        out[length - fade_out:] *= np.arange(fade_out, 0, -1, dtype=np.float32) / fade_out
-    return out
+    cut = len(wave) > length
+    return prepare_clip(np.asarray(wave, dtype=np.float32), length, fade_in=fade_in,
+                        fade_out=fade_out if cut else 0)
 
 
 class DrumDataset:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drumsynth.audio.dsp import onset_index
 from drumsynth.audio.io import find_audio_files, load_audio
 from drumsynth.audio.resample import resample
 from drumsynth.data.cache import CACHE_SR, write_cache
@@ -48,9 +49,7 @@ def decode_one_shot(wave: np.ndarray, sr: int, *, max_seconds: float = MAX_SECON
         raise DrumsynthError("the audio is silent")
     if sr != CACHE_SR:
         wave = resample(wave, sr, CACHE_SR)
-    threshold = np.max(np.abs(wave)) * 10 ** (ONSET_DB / 20)
-    onset = int(np.argmax(np.abs(wave) >= threshold))
-    start = max(0, onset - CACHE_SR // 1000)
+    start = max(0, int(onset_index(wave, ONSET_DB)) - CACHE_SR // 1000)
     clip = np.asarray(wave[start:start + int(max_seconds * CACHE_SR)], dtype=np.float32)
     if len(clip) < MIN_SAMPLES:
         raise DrumsynthError(f"the audio is {len(clip) / CACHE_SR * 1000:.1f} ms long; a drum hit needs 10 ms")

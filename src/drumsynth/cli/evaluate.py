@@ -1,0 +1,51 @@
+"""``drumsynth evaluate``: the comparison report (Table 1, Table 2, spectrogram sheet), or PEAQ conformance."""
+
+from __future__ import annotations
+
+import argparse
+
+from drumsynth.cli.common import add_runtime_options, apply_runtime, emit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "evaluate", help="score real data and models: IS/KID/FAD, encoder DI/ODG/MSE/LSD/SNR",
+        description="Writes report.md, report.json and sheet.png to --out. With --peaq-conformance, instead "
+                    "checks the PEAQ implementation against the ITU-R BS.1387 conformance items.")
+    parser.add_argument("--data", help="corpus cache folder (from 'drumsynth corpus build')")
+    parser.add_argument("--out", default="runs/evaluate", help="report folder (default runs/evaluate)")
+    parser.add_argument("--classifier", help="drum classifier checkpoint (default: the shipped one)")
+    parser.add_argument("--no-aisfx", action="store_true", help="skip the aisfx embedding (_aisfx columns)")
+    parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    parser.add_argument("--peaq-conformance", nargs="?", const="", metavar="DIR",
+                        help="run PEAQ on the conformance items (default: ../shared/data/peaq-conformance)")
+    add_runtime_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from drumsynth.errors import DrumsynthError
+
+    apply_runtime(args)
+    if args.peaq_conformance is not None:
+        from drumsynth.metrics.peaq_conformance import default_folder, format_table, run_conformance
+
+        rows = run_conformance(args.peaq_conformance or default_folder())
+        emit(args, {"items": rows}, format_table(rows))
+        return 0
+    if not args.data:
+        raise DrumsynthError("--data CACHE is required (build one with 'drumsynth corpus build --out DIR')")
+    from drumsynth.data.cache import load_cache
+    from drumsynth.metrics.classifier import load_classifier
+    from drumsynth.metrics.report import evaluate, render_markdown
+
+    classifier = load_classifier(args.classifier, device=args.device)
+    aisfx = None
+    if not args.no_aisfx:
+        from drumsynth.metrics.aisfx_embedding import AisfxEmbedder
+
+        aisfx = AisfxEmbedder(device=args.device)
+    report = evaluate(load_cache(args.data), args.out, classifier=classifier, aisfx=aisfx, seed=args.seed,
+                      kid_subsets=args.kid_subsets)
+    emit(args, report, render_markdown(report) + f"\nwritten to {args.out}/report.md")
+    return 0

@@ -1,0 +1,31 @@
+"""``drumsynth generate``: drum hits from a trained model as finished WAV files with sidecars."""
+
+from __future__ import annotations
+
+import argparse
+
+from drumsynth.cli.common import add_runtime_options, apply_runtime, emit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("generate", help="generate drum hits as WAV files (+ JSON sidecars)")
+    parser.add_argument("--model", help="checkpoint path or family id (default: the shipped default model)")
+    parser.add_argument("--class", dest="cls", required=True, help="drum class, e.g. kick, snare, cymbal")
+    parser.add_argument("-n", type=int, default=1, help="number of hits (default 1)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--sr", type=int, default=44100, choices=(44100, 48000), help="file sample rate")
+    parser.add_argument("--bit-depth", default="24", choices=("16", "24", "32f"), help="WAV sample format")
+    add_runtime_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from drumsynth.inference.session import Session
+
+    apply_runtime(args)
+    session = Session.load(args.model, device=args.device)
+    render = session.generate(args.cls, n=args.n, seed=args.seed)
+    paths = session.save(render, args.out, out_sr=args.sr, bit_depth=args.bit_depth)
+    emit(args, {"model": str(session.checkpoint), "family": session.family, "files": [str(p) for p in paths]},
+         "\n".join(str(p) for p in paths))
+    return 0

@@ -1,0 +1,1 @@
+"""Inference: the Session every front end calls, and latent-space tools."""

@@ -1,0 +1,197 @@
+"""The comparison report of ``drumsynth evaluate``: the seeds' Table 1 and Table 2 on our corpus.
+
+Table 1 (IS, KID, FAD) compares sets of sounds with the real test kits: the "real data" row is the held-out
+test kits against the train split (how far apart two sets of real drums are), each model row is its
+generated hits against the test kits. Everything is scored in the 3-class view (kick, snare, cymbal) that
+the seed models are conditioned on, so IS has a ceiling of 3. Features come from two independent nets:
+our drum classifier's penultimate layer (``_clf``) and the pretrained aisfx sound-effects CNN (``_aisfx``).
+
+Table 2 (DI, ODG, MSE, LSD, SNR) scores an encoder: each reference sound against its encode → decode
+reconstruction, on generated, train-kit and test-kit sounds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drumsynth.data.cache import Cache
+from drumsynth.data.dataset import DrumDataset
+from drumsynth.data.taxonomy import CLASSES3
+from drumsynth.metrics.distribution import (
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    standardise,
+)
+
+EVAL_SR = 44100
+EVAL_LENGTH = 44100  # 1 s: every family's output fits, shorter ones are zero-padded
+
+
+@dataclass
+class SoundSet:
+    """Sounds to score: np.ndarray[N, T] at ``sr``, with the 3-class label each was generated or filed as."""
+
+    name: str
+    waves: np.ndarray
+    sr: int
+    labels: list[str]
+
+
+@dataclass
+class Reconstructions:
+    """Pairs for Table 2: references and their reconstructions, np.ndarray[N, T] at ``sr``."""
+
+    system: str
+    subset: str  # "gen", "train" or "test"
+    references: np.ndarray
+    reconstructions: np.ndarray
+    sr: int
+
+
+@dataclass
+class Features:
+    """Classifier probabilities [N, 3], classifier embeddings [N, D] and aisfx embeddings [N, D']."""
+
+    probs3: np.ndarray
+    clf: np.ndarray
+    aisfx: np.ndarray | None
+    labels: list[str] = field(default_factory=list)
+
+
+def real_set(cache: Cache, split: str, *, max_items: int | None = None) -> SoundSet:
+    """A split of the cache in the 3-class view, 1 s at 44.1 kHz."""
+    ds = DrumDataset(cache, split, sr=EVAL_SR, length=EVAL_LENGTH, three_class=True, fade_out=441,
+                     max_items=max_items)
+    return SoundSet(name=f"real/{split}", waves=ds.waves[:, 0].numpy(), sr=EVAL_SR,
+                    labels=[CLASSES3[i] for i in ds.labels.tolist()])
+
+
+def compute_features(sounds: SoundSet, classifier, aisfx) -> Features:
+    """Run both embedding nets (``aisfx`` may be None when the package is absent)."""
+    waves = torch.from_numpy(np.ascontiguousarray(sounds.waves, dtype=np.float32))
+    probs3 = classifier.probs3(waves, sounds.sr).numpy()
+    clf = classifier.embed(waves, sounds.sr).numpy()
+    emb = aisfx.embed(sounds.waves, sounds.sr) if aisfx is not None else None
+    return Features(probs3=probs3, clf=clf, aisfx=emb, labels=sounds.labels)
+
+
+def distribution_row(name: str, feats: Features, reference: Features, *, seed: int,
+                     kid_subsets: int = 100) -> dict[str, Any]:
+    """IS of ``feats`` and KID/FAD of ``feats`` against ``reference`` on both embeddings."""
+    subset = min(len(feats.clf), len(reference.clf), 100)
+    row: dict[str, Any] = {"system": name, "n": len(feats.clf), "n_reference": len(reference.clf)}
+    row["is"], row["is_std"] = inception_score(feats.probs3, n_splits=1)
+    row["kid_clf"], row["kid_clf_std"] = kernel_inception_distance(
+        feats.clf, reference.clf, subset_size=subset, n_subsets=kid_subsets, seed=seed)
+    row["fad_clf"] = frechet_distance(feats.clf, reference.clf)
+    if feats.aisfx is not None and reference.aisfx is not None:
+        a, b = standardise(feats.aisfx, reference.aisfx)
+        row["kid_aisfx"], row["kid_aisfx_std"] = kernel_inception_distance(
+            a, b, subset_size=subset, n_subsets=kid_subsets, seed=seed)
+        row["fad_aisfx"] = frechet_distance(feats.aisfx, reference.aisfx)
+    predicted = [CLASSES3[i] for i in feats.probs3.argmax(axis=1)]
+    row["class_agreement"] = float(np.mean([p == w for p, w in zip(predicted, feats.labels, strict=True)]))
+    return row
+
+
+def reconstruction_row(rec: Reconstructions) -> dict[str, Any]:
+    """Table 2 metrics, each a mean over the pairs (PEAQ at 48 kHz, as the standard wants)."""
+    from drumsynth.metrics.peaq import peaq
+    from drumsynth.metrics.reconstruction import lsd_db, mse, snr_db
+
+    ref = torch.from_numpy(np.ascontiguousarray(rec.references, dtype=np.float32))
+    out = torch.from_numpy(np.ascontiguousarray(rec.reconstructions, dtype=np.float32))
+    quality = [peaq(r, o, rec.sr) for r, o in zip(rec.references, rec.reconstructions, strict=True)]
+    return {"system": rec.system, "subset": rec.subset, "n": len(ref),
+            "di": float(np.mean([q.di for q in quality])), "odg": float(np.mean([q.odg for q in quality])),
+            "mse": float(mse(ref, out)), "lsd": float(lsd_db(ref, out)), "snr": float(snr_db(ref, out))}
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: provenance, classifier accuracy, Table 1, class agreement, Table 2."""
+    lines = ["# drumsynth evaluation report", ""]
+    meta = report["meta"]
+    lines += [f"- corpus: `{meta['cache']}` ({meta['n_train']} train / {meta['n_test']} test-kit sounds, "
+              "3-class view)",
+              f"- seed {meta['seed']}; KID over {meta['kid_subsets']} subsets of at most 100; "
+              "features: drum classifier (`_clf`), aisfx (`_aisfx`)",
+              f"- classifier accuracy on the held-out test kits: 3-class {_fmt(meta['classifier_acc3'])}, "
+              f"8-class {_fmt(meta['classifier_acc8'])}",
+              f"- machine: {meta['machine']}", ""]
+    lines += ["## Table 1: IS, KID, FAD against the test kits", "",
+              "| system | n | IS ↑ | KID_clf ↓ | FAD_clf ↓ | KID_aisfx ↓ | FAD_aisfx ↓ | class agreement |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in report["table1"]:
+        lines.append(f"| {row['system']} | {row['n']} | {_fmt(row['is'])} | {_fmt(row['kid_clf'], 4)} | "
+                     f"{_fmt(row['fad_clf'])} | {_fmt(row.get('kid_aisfx'), 4)} | {_fmt(row.get('fad_aisfx'))} | "
+                     f"{_fmt(row['class_agreement'])} |")
+    lines += ["", "## Table 2: encoder reconstruction (encode → decode)", ""]
+    if report["table2"]:
+        lines += ["| system | subset | n | DI ↑ | ODG ↑ | MSE ↓ | LSD (dB) ↓ | SNR (dB) ↑ |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in report["table2"]:
+            lines.append(f"| {row['system']} | {row['subset']} | {row['n']} | {_fmt(row['di'])} | "
+                         f"{_fmt(row['odg'])} | {_fmt(row['mse'], 4)} | {_fmt(row['lsd'])} | {_fmt(row['snr'])} |")
+    else:
+        lines.append("No system with an encoder was evaluated.")
+    lines += ["", f"Spectrogram sheet: `{meta['sheet']}`", ""]
+    return "\n".join(lines)
+
+
+def classifier_accuracy(classifier, cache: Cache, split: str = "test") -> tuple[float, float]:
+    """(3-class, 8-class) accuracy of ``classifier`` on a split of the cache."""
+    ds8 = DrumDataset(cache, split, sr=EVAL_SR, length=EVAL_LENGTH, fade_out=441)
+    ds3 = DrumDataset(cache, split, sr=EVAL_SR, length=EVAL_LENGTH, three_class=True, fade_out=441)
+    acc8 = float((classifier.probs8(ds8.waves[:, 0], EVAL_SR).argmax(1) == ds8.labels).float().mean())
+    acc3 = float((classifier.probs3(ds3.waves[:, 0], EVAL_SR).argmax(1) == ds3.labels).float().mean())
+    return acc3, acc8
+
+
+def evaluate(cache: Cache, out_dir: str | Path, *, classifier, aisfx=None, generated: list[SoundSet] = (),
+             reconstructions: list[Reconstructions] = (), seed: int = 0, kid_subsets: int = 100
+             ) -> dict[str, Any]:
+    """Score the real data and every given system; write report.md, report.json and sheet.png."""
+    from drumsynth.metrics.sheet import spectrogram_sheet
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train, test = real_set(cache, "train"), real_set(cache, "test")
+    ref = compute_features(test, classifier, aisfx)
+    table1 = [distribution_row("real data (test kits vs train)", ref, compute_features(train, classifier, aisfx),
+                               seed=seed, kid_subsets=kid_subsets)]
+    for sounds in generated:
+        table1.append(distribution_row(sounds.name, compute_features(sounds, classifier, aisfx), ref, seed=seed,
+                                       kid_subsets=kid_subsets))
+    table2 = [reconstruction_row(rec) for rec in reconstructions]
+    rows: dict[str, list[np.ndarray]] = {}
+    for sounds in [test, *generated]:
+        for cls in CLASSES3:
+            picks = [w for w, lab in zip(sounds.waves, sounds.labels, strict=True) if lab == cls][:6]
+            if picks:
+                rows[f"{sounds.name} {cls}"] = picks
+    sheet = spectrogram_sheet(rows, EVAL_SR, out_dir / "sheet.png", title="drumsynth: hits per system and class")
+    acc3, acc8 = classifier_accuracy(classifier, cache)
+    report = {"meta": {"cache": str(cache.root), "n_train": len(train.waves), "n_test": len(test.waves),
+                       "seed": seed, "kid_subsets": kid_subsets, "classifier_acc3": acc3, "classifier_acc8": acc8,
+                       "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+                       "sheet": str(sheet)},
+              "table1": table1, "table2": table2}
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (out_dir / "report.md").write_text(render_markdown(report))
+    return report

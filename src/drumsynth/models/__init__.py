@@ -1,0 +1,69 @@
+"""Model families. Each lives in ``models/<family>/`` and exposes the same small surface.
+
+A family package ``drumsynth.models.<family>`` provides, in its ``__init__.py``:
+
+- ``FAMILY: str`` — its id (``"ndm"``), stored in every checkpoint.
+- ``Config`` — the root dataclass of its schema (sections such as ``data``, ``model``, ``train``);
+  presets are TOML overlays in ``models/<family>/presets/{tiny,cpu,paper}.toml``.
+- ``build_recipe(config: Config, cache: drumsynth.data.cache.Cache | None) -> drumsynth.train.Recipe``
+  — everything training needs (``cache`` None builds the modules only, for tests and export).
+- ``data_factories(config, cache, rank, world_size) -> (train_data, valid_data | None)`` — what the
+  Trainer draws batches from (see ``drumsynth.train.trainer``).
+- ``load_model(checkpoint: dict, device="cpu") -> FamilyModel`` — the inference object, rebuilt from a
+  release (or resume) checkpoint's stored config alone.
+
+A ``FamilyModel`` has ``family``, ``sample_rate``, ``classes`` (its class names) and ``latent_dim``, and:
+
+- ``sample_latent(n, generator) -> Tensor[n, latent_dim]``
+- ``generate(z: Tensor[B, latent_dim], labels: Tensor[B, C] soft or one-hot class weights) -> Tensor[B, T]``
+  float in [-1, 1] at ``sample_rate``
+- ``encode(wave: Tensor[B, T] at sample_rate, labels: Tensor[B, C] | None) -> Tensor[B, latent_dim]``
+  where the family has an encoder (else raises ``DrumsynthError``)
+
+Front ends never import a family directly: they go through :func:`family_module`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from drumsynth.errors import DrumsynthError
+
+FAMILIES = ("wavegan", "style", "ndm", "drumgan")
+PRESETS = ("tiny", "cpu", "paper")
+
+
+def available_families() -> list[str]:
+    """Families whose package is present in this installation."""
+    here = Path(__file__).resolve().parent
+    return [f for f in FAMILIES if (here / f / "__init__.py").is_file()]
+
+
+def family_module(family: str) -> ModuleType:
+    """The package of ``family``; an unknown or not-yet-built family is a ``DrumsynthError``."""
+    if family not in FAMILIES:
+        raise DrumsynthError(f"unknown model family {family!r}; expected one of {list(FAMILIES)}")
+    if family not in available_families():
+        raise DrumsynthError(
+            f"model family {family!r} is not available in this version; available: {available_families()}")
+    return importlib.import_module(f"drumsynth.models.{family}")
+
+
+def preset_path(family: str, preset: str) -> Path:
+    """The TOML overlay of a shipped preset."""
+    path = Path(family_module(family).__file__).resolve().parent / "presets" / f"{preset}.toml"
+    if not path.is_file():
+        raise DrumsynthError(f"family {family!r} has no preset {preset!r}; expected one of {list(PRESETS)}")
+    return path
+
+
+def build_family_config(family: str, preset: str, *, config_files: list[str] = (),
+                        overrides: list[str] = ()):
+    """The family's ``Config``: defaults, then the preset, then extra TOML files, then ``--set`` overrides."""
+    from drumsynth.config import build_config, load_toml
+
+    module = family_module(family)
+    overlays = [load_toml(preset_path(family, preset))] + [load_toml(p) for p in config_files]
+    return build_config(module.Config, overlays, list(overrides))

@@ -1,0 +1,17 @@
+"""Neural Drum Machine (Aouameur, Esling & Hadjeres, ICCC 2019): conditional WAE + MCNN inverter.
+
+A conditional Wasserstein autoencoder learns standardised log-mel spectrograms (512 bins, 22.05 kHz,
+22015 samples) with class conditioning by conditional batch norm and a per-class MMD prior; a
+multi-head CNN turns mel frames back into a waveform, with a binarised mask that cuts the tail the
+transposed convolutions leak into the padding. The interface is a PCA of the latent space to three
+controls (XY pad + Fine), a range, a class menu and a waveform crop (:mod:`.controls`).
+
+Family contract (``drumsynth.models``): ``FAMILY``, ``Config``, ``build_recipe``,
+``data_factories``, ``load_model`` -> :class:`NDMModel`. See ``docs/ndm.md``.
+"""
+
+from drumsynth.models.ndm.config import Config
+from drumsynth.models.ndm.model import FAMILY, NDMModel, load_model
+from drumsynth.models.ndm.recipe import NDMRecipe, build_recipe, data_factories
+
+__all__ = ["FAMILY", "Config", "NDMModel", "NDMRecipe", "build_recipe", "data_factories", "load_model"]

@@ -1,0 +1,203 @@
+"""The ndm schema: one dataclass tree; presets (``presets/*.toml``) overlay its defaults.
+
+The defaults are the seed's own values where the seed gives them (Aouameur et al. 2019: 22.05 kHz,
+22015 samples, Hann 1024 / hop 256 / n_fft 2048, 512 mel bins, conv kernel (11, 5) stride (3, 2)
+padding (5, 2), FC 1024 -> 512 -> 64, beta 10, MCNN 8 heads x 8 layers of width 13 and stride 2,
+loss weights 3 / 10 / 1). Models never import this module: :func:`wae_kwargs` and
+:func:`mcnn_kwargs` turn it into plain keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from drumsynth.errors import DrumsynthError
+
+
+@dataclass
+class DataConfig:
+    """Audio and features. These travel with the model (inference reads them from the checkpoint).
+
+    sr : sample rate of the model (Hz)
+    length : clip length in samples (zero-padded or cut, then peak-normalised)
+    n_fft, win_length, hop_length : STFT (Hann window of ``win_length`` centred in ``n_fft``)
+    n_mels : mel bins (librosa slaney filters, fmin 0, fmax sr / 2)
+    log_eps : the CWAE works on ``log(mel + log_eps)`` (mel magnitudes, power 1)
+    std_floor : per-element standard deviations below this are raised to it (padding is constant)
+    fade_out : linear fade (samples) applied when a clip had to be cut to ``length``
+    max_items : use at most this many clips per split (tests); 0 = all
+    """
+
+    sr: int = 22050
+    length: int = 22015
+    n_fft: int = 2048
+    win_length: int = 1024
+    hop_length: int = 256
+    n_mels: int = 512
+    log_eps: float = 1e-4
+    std_floor: float = 0.05
+    fade_out: int = 64
+    max_items: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """The conditional Wasserstein autoencoder (CWAE).
+
+    channels : output channels of the encoder's conv blocks (the decoder mirrors them)
+    kernel, stride, padding : (frequency, time) geometry of every conv block
+    fc : hidden FC sizes from the conv stack towards the latent (seed: 1024, 512)
+    latent_dim : d_z
+    decoder_label_input : also concatenate the class weights to z at the decoder input (the seed's
+        server "concatenates z with the conditioning vector"); conditional BN conditions both ways
+    """
+
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    kernel: list[int] = field(default_factory=lambda: [11, 5])
+    stride: list[int] = field(default_factory=lambda: [3, 2])
+    padding: list[int] = field(default_factory=lambda: [5, 2])
+    fc: list[int] = field(default_factory=lambda: [1024, 512])
+    latent_dim: int = 64
+    decoder_label_input: bool = True
+
+
+@dataclass
+class MCNNConfig:
+    """The multi-head CNN inverter (mel frames -> waveform).
+
+    heads : number of heads
+    layers : transposed-conv layers per head; ``2 ** layers`` must equal ``data.hop_length``
+    width : filter width of every layer (stride 2)
+    channels : output channels of the first layer; they halve towards the output (floor 2, and the
+        last layer always has 2: signal and mask logit)
+    mask_threshold_db : a target sample is "sound" when the envelope (max |x| over
+        ``mask_window`` samples, centred) is within this many dB of full scale (clips peak at 1)
+    mask_window : envelope window in samples (odd)
+    """
+
+    heads: int = 8
+    layers: int = 8
+    width: int = 13
+    channels: int = 128
+    mask_threshold_db: float = -60.0
+    mask_window: int = 255
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of both networks (one Recipe; a WAE step and an MCNN step per iteration).
+
+    max_steps : training iterations (each one WAE update and one MCNN update)
+    per_class : clips per class in a class-balanced WAE batch (batch = per_class x classes)
+    beta : weight of the per-class MMD (key ``loss/mmd``)
+    mmd_scales : the IMQ kernel is summed over ``C = 2 * latent_dim * s`` for each scale ``s``
+    lr, adam_betas : Adam for the WAE
+    plateau_window, plateau_patience, plateau_factor, min_lr : the learning rate is multiplied by
+        ``plateau_factor`` when the mean training loss of a window of ``plateau_window`` steps has
+        not improved for ``plateau_patience`` windows (the seed's "annealed on plateau"; the Trainer
+        steps schedulers blindly, so the recipe does it from its own training losses)
+    mcnn_batch_size, mcnn_lr : the MCNN's batch (uniform over clips) and Adam learning rate
+    mcnn_plateau_factor, mcnn_plateau_patience : the MCNN's own plateau schedule
+    sc_weight, sc_log_weight, mask_weight : MCNN loss weights (seed: 3, 10, 1)
+    sc_log_eps : epsilon inside the log of the SClog term
+    grad_clip : clip each network's gradient norm to this (0 = off)
+    log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
+        Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
+    """
+
+    max_steps: int = 110000
+    per_class: int = 64
+    beta: float = 10.0
+    mmd_scales: list[float] = field(default_factory=lambda: [1.0])
+    lr: float = 1e-3
+    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    plateau_window: int = 200
+    plateau_patience: int = 10
+    plateau_factor: float = 0.5
+    min_lr: float = 1e-5
+    mcnn_batch_size: int = 128
+    mcnn_lr: float = 1e-4
+    mcnn_plateau_factor: float = 0.2
+    mcnn_plateau_patience: int = 50
+    sc_weight: float = 3.0
+    sc_log_weight: float = 10.0
+    mask_weight: float = 1.0
+    sc_log_eps: float = 1e-4
+    grad_clip: float = 0.0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    preview_every: int = 0
+    preview_n: int = 8
+    valid_every: int = 1000
+    ema_decay: float = 0.999
+    seed: int = 0
+    threads: int = 0
+
+
+@dataclass
+class Config:
+    """Root of the ndm schema."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mcnn: MCNNConfig = field(default_factory=MCNNConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def n_frames(data: DataConfig) -> int:
+    """STFT frames of one clip (centred frames): ``1 + length // hop_length``."""
+    return 1 + data.length // data.hop_length
+
+
+def check(config: Config) -> Config:
+    """Raise ``DrumsynthError`` for settings that cannot build a working model."""
+    d, m, c, t = config.data, config.model, config.mcnn, config.train
+    for name, value in (("data.sr", d.sr), ("data.length", d.length), ("data.n_fft", d.n_fft),
+                        ("data.win_length", d.win_length), ("data.hop_length", d.hop_length),
+                        ("data.n_mels", d.n_mels), ("model.latent_dim", m.latent_dim),
+                        ("mcnn.heads", c.heads), ("mcnn.layers", c.layers), ("mcnn.width", c.width),
+                        ("mcnn.channels", c.channels), ("train.per_class", t.per_class),
+                        ("train.mcnn_batch_size", t.mcnn_batch_size)):
+        if value <= 0:
+            raise DrumsynthError(f"{name} must be positive, got {value!r}")
+    if 2 ** c.layers != d.hop_length:
+        raise DrumsynthError(
+            f"the MCNN upsamples frames by 2 ** mcnn.layers = {2 ** c.layers}, which must equal "
+            f"data.hop_length = {d.hop_length}")
+    if c.width < 3 or c.width % 2 == 0:
+        raise DrumsynthError(f"mcnn.width must be odd and >= 3 (exact x2 upsampling), got {c.width}")
+    if c.mask_window < 1 or c.mask_window % 2 == 0:
+        raise DrumsynthError(f"mcnn.mask_window must be odd, got {c.mask_window}")
+    if not m.channels:
+        raise DrumsynthError("model.channels must list at least one conv block")
+    for name in ("kernel", "stride", "padding"):
+        if len(getattr(m, name)) != 2:
+            raise DrumsynthError(f"model.{name} must be [frequency, time], got {getattr(m, name)!r}")
+    if t.per_class < 2:
+        raise DrumsynthError(f"train.per_class must be >= 2 (the MMD U-statistic needs pairs), got {t.per_class}")
+    if d.log_eps <= 0 or d.std_floor <= 0:
+        raise DrumsynthError("data.log_eps and data.std_floor must be positive")
+    return config
+
+
+def wae_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
+    """Keyword arguments of :class:`drumsynth.models.ndm.wae.CWAE`."""
+    d, m = config.data, config.model
+    return {"n_mels": d.n_mels, "n_frames": n_frames(d), "n_classes": n_classes,
+            "channels": list(m.channels), "kernel": tuple(m.kernel), "stride": tuple(m.stride),
+            "padding": tuple(m.padding), "fc": list(m.fc), "latent_dim": m.latent_dim,
+            "decoder_label_input": m.decoder_label_input}
+
+
+def mcnn_kwargs(config: Config) -> dict[str, Any]:
+    """Keyword arguments of :class:`drumsynth.models.ndm.mcnn.MCNN`."""
+    c = config.mcnn
+    return {"n_mels": config.data.n_mels, "heads": c.heads, "layers": c.layers, "width": c.width,
+            "channels": c.channels}
+
+
+def mel_kwargs(data: DataConfig) -> dict[str, Any]:
+    """Keyword arguments of :func:`drumsynth.audio.dsp.mel_spectrogram` for these features."""
+    return {"sr": data.sr, "n_fft": data.n_fft, "hop_length": data.hop_length,
+            "win_length": data.win_length, "n_mels": data.n_mels}

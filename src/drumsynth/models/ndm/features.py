@@ -1,0 +1,102 @@
+"""Features of the Neural Drum Machine, computed once per cache and split.
+
+Clips are resampled to ``data.sr``, zero-padded (or cut, with a short fade) to ``data.length`` and
+peak-normalised (:class:`drumsynth.data.dataset.DrumDataset`), then turned into mel magnitudes
+(``|STFT|``, Hann ``win_length`` in ``n_fft``, hop ``hop_length``, librosa slaney mel filters).
+The CWAE sees ``(log(mel + log_eps) - mean) / std`` with per-element statistics of the training
+split; the MCNN sees the mel magnitudes themselves (times one scalar gain), as in the seed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from drumsynth.audio.dsp import mel_spectrogram
+from drumsynth.data.cache import Cache
+from drumsynth.data.dataset import DrumDataset
+from drumsynth.models.ndm.config import DataConfig, mel_kwargs
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One split in memory.
+
+    waves : Tensor[N, length] float32, peak 1 (the MCNN's targets)
+    mels : Tensor[N, n_mels, n_frames] float32 mel magnitudes
+    labels : Tensor[N] int64 indices into ``drumsynth.data.taxonomy.CLASSES``
+    """
+
+    waves: torch.Tensor
+    mels: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def mel(wave: torch.Tensor, data: DataConfig, batch: int = 64) -> torch.Tensor:
+    """Mel magnitudes of clips: wave Tensor[B, T] -> Tensor[B, n_mels, 1 + T // hop_length].
+
+    Works in chunks of ``batch`` clips to bound memory (the 2048-point STFT of a batch is large).
+    """
+    outs = [mel_spectrogram(wave[i:i + batch], **mel_kwargs(data)) for i in range(0, len(wave), batch)]
+    return torch.cat(outs) if outs else wave.new_zeros(0, data.n_mels, 1 + wave.shape[-1] // data.hop_length)
+
+
+def build_features(cache: Cache, split: str, data: DataConfig) -> FeatureSet:
+    """Decode, fit and analyse every clip of ``split`` (see the module docstring)."""
+    dataset = DrumDataset(cache, split, sr=data.sr, length=data.length, fade_in=0, fade_out=data.fade_out,
+                          max_items=data.max_items or None)
+    waves = dataset.waves[:, 0].contiguous()
+    with torch.no_grad():
+        mels = mel(waves, data)
+    return FeatureSet(waves=waves, mels=mels, labels=dataset.labels.clone())
+
+
+class _Key:
+    """Hashable stand-in for (cache, split, data config): lru_cache needs hashable arguments."""
+
+    def __init__(self, cache: Cache, split: str, data: DataConfig) -> None:
+        self.cache, self.split, self.data = cache, split, data
+        self.key = (str(cache.root), len(cache), split, tuple(sorted(vars(data).items())))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and other.key == self.key
+
+
+@functools.lru_cache(maxsize=4)
+def _features(key: _Key) -> FeatureSet:
+    return build_features(key.cache, key.split, key.data)
+
+
+def features(cache: Cache, split: str, data: DataConfig) -> FeatureSet:
+    """:func:`build_features`, memoised per (cache folder, size, split, data config).
+
+    ``build_recipe`` (statistics, PCA) and ``data_factories`` (batches) both need the training
+    features; the memo makes the second call free.
+    """
+    return _features(_Key(cache, split, data))
+
+
+def statistics(mels: torch.Tensor, log_eps: float, std_floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-element mean and std of ``log(mel + log_eps)`` over clips: Tensor[N, F, T] -> 2 x Tensor[F, T].
+
+    Elements that are (almost) constant over the split — the padding, where every clip is
+    silent — get ``std_floor`` instead of a near-zero std that would blow up any deviation.
+    """
+    log_mel = torch.log(mels.double() + log_eps)
+    mean = log_mel.mean(0)
+    std = log_mel.std(0, unbiased=False).clamp_min(std_floor) if len(mels) > 1 else torch.full_like(mean, 1.0)
+    return mean.float(), std.float()
+
+
+def input_gain(mels: torch.Tensor) -> float:
+    """The MCNN's input gain: 1 / RMS of the training mels (1 when they are all silent)."""
+    rms = float(mels.double().pow(2).mean().sqrt())
+    return 1.0 / rms if rms > 0 else 1.0

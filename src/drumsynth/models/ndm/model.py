@@ -1,0 +1,211 @@
+"""The inference object of the ndm family (the ``FamilyModel`` of ``drumsynth.models``).
+
+Chain: ``z`` (+ class weights) -> CWAE decoder -> standardised log-mel -> mel magnitudes -> MCNN
+-> waveform at 22.05 kHz, masked with the binarised mask. Griffin-Lim (mel -> linear by the
+filter bank's pseudo-inverse, then fast Griffin-Lim) is kept as a baseline inverter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, trim_or_pad
+from drumsynth.config import from_dict
+from drumsynth.data.taxonomy import CLASSES
+from drumsynth.errors import DrumsynthError
+from drumsynth.models.ndm import controls
+from drumsynth.models.ndm.config import Config, n_frames
+from drumsynth.models.ndm.features import mel as mel_of
+from drumsynth.models.ndm.mcnn import MCNN
+from drumsynth.models.ndm.wae import CWAE
+
+FAMILY = "ndm"
+
+
+class NDMModel:
+    """A trained (or freshly built) Neural Drum Machine, in eval mode.
+
+    Attributes
+    ----------
+    family : "ndm"
+    sample_rate : 22050 for the shipped presets (``config.data.sr``)
+    length : samples per generated hit (``config.data.length``, 22015)
+    classes : class names, the columns of ``labels``
+    latent_dim : d_z
+    pca : the latent PCA for the controls (:mod:`drumsynth.models.ndm.controls`); the prior's PCA
+        when the checkpoint carries none
+    """
+
+    family = FAMILY
+
+    def __init__(self, config: Config, wae: CWAE, mcnn: MCNN, *, classes: tuple[str, ...] = CLASSES,
+                 pca: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.wae = wae.to(self.device).eval()
+        self.mcnn = mcnn.to(self.device).eval()
+        self.classes = tuple(classes)
+        self.sample_rate = config.data.sr
+        self.length = config.data.length
+        self.latent_dim = wae.latent_dim
+        self.pca = pca if pca is not None else controls.prior_pca(self.latent_dim, self.classes)
+
+    # ---- argument checks -----------------------------------------------------------------------
+
+    def _labels(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Class weights Tensor[B, C], rows normalised to sum 1 (all-zero rows: uniform)."""
+        n = len(self.classes)
+        if labels is None:
+            return torch.full((batch, n), 1.0 / n, device=self.device)
+        labels = torch.as_tensor(labels)
+        if not labels.is_floating_point() and labels.ndim == 1:
+            if labels.numel() and (labels.min() < 0 or labels.max() >= n):
+                raise DrumsynthError(f"class indices must be in 0..{n - 1}, got {labels.tolist()}")
+            labels = torch.nn.functional.one_hot(labels.long(), n)
+        labels = labels.to(self.device, torch.float32)
+        if labels.ndim != 2 or labels.shape != (batch, n):
+            raise DrumsynthError(f"labels must be [B={batch}, C={n}] class weights, got {tuple(labels.shape)}")
+        if not torch.isfinite(labels).all() or (labels < 0).any():
+            raise DrumsynthError("labels must be finite and non-negative class weights")
+        total = labels.sum(1, keepdim=True)
+        return torch.where(total > 0, labels / total.clamp_min(1e-12), torch.full_like(labels, 1.0 / n))
+
+    def _latent(self, z: torch.Tensor) -> torch.Tensor:
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise DrumsynthError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
+        if not torch.isfinite(z).all():
+            raise DrumsynthError("z holds NaN or infinite values")
+        return z
+
+    # ---- the contract --------------------------------------------------------------------------
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` codes from the prior N(0, I): Tensor[n, latent_dim] (on ``generator``'s device)."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
+
+    @torch.no_grad()
+    def decode_mel(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """z Tensor[B, d] + class weights Tensor[B, C] -> mel magnitudes Tensor[B, n_mels, N]."""
+        z = self._latent(z)
+        return self.wae.denormalise(self.wae.decode(z, self._labels(labels, len(z))))
+
+    @torch.no_grad()
+    def invert(self, mel: torch.Tensor, method: str = "mcnn", n_iter: int = 32,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Mel magnitudes Tensor[B, n_mels, N] -> waveform Tensor[B, length] in [-1, 1].
+
+        ``method="mcnn"`` (the model's inverter, binarised mask) or ``"griffin_lim"`` (baseline:
+        pseudo-inverse of the mel filter bank, ``n_iter`` fast Griffin-Lim iterations, then peak
+        normalisation since Griffin-Lim's level is only approximate).
+        """
+        mel = torch.as_tensor(mel, dtype=torch.float32, device=self.device)
+        d = self.config.data
+        if mel.ndim != 3 or mel.shape[1] != d.n_mels:
+            raise DrumsynthError(f"mel must be [B, {d.n_mels}, N], got {tuple(mel.shape)}")
+        if method == "mcnn":
+            return self.mcnn.infer(mel, self.length)
+        if method == "griffin_lim":
+            fb = mel_filterbank(d.sr, d.n_fft, d.n_mels, device=self.device)
+            linear = mel_to_linear(mel, fb)
+            wave = griffin_lim(linear, d.n_fft, d.hop_length, d.win_length, n_iter=n_iter,
+                               length=self.length, generator=generator)
+            return peak_normalise(wave).clamp(-1.0, 1.0)
+        raise DrumsynthError(f"unknown inverter {method!r}; expected 'mcnn' or 'griffin_lim'")
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """z Tensor[B, latent_dim] + class weights Tensor[B, C] -> waveform Tensor[B, length] in [-1, 1].
+
+        Soft weights mix the classes' conditional batch-norm parameters (rows are normalised to
+        sum 1); integer class indices Tensor[B] are accepted too.
+        """
+        return self.invert(self.decode_mel(z, labels))
+
+    @torch.no_grad()
+    def mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveforms Tensor[B, T] at ``sample_rate`` -> mel magnitudes Tensor[B, n_mels, N].
+
+        Clips are zero-padded or cut to ``length`` and peak-normalised first, like the training data.
+        """
+        wave = torch.as_tensor(wave, dtype=torch.float32, device=self.device)
+        if wave.ndim == 1:
+            wave = wave.unsqueeze(0)
+        if wave.ndim != 2 or wave.shape[-1] == 0:
+            raise DrumsynthError(f"wave must be [B, T] with T > 0, got {tuple(wave.shape)}")
+        if not torch.isfinite(wave).all():
+            raise DrumsynthError("wave holds NaN or infinite samples")
+        wave = peak_normalise(trim_or_pad(wave, self.length))
+        return mel_of(wave, self.config.data)
+
+    @torch.no_grad()
+    def encode(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Waveforms Tensor[B, T] at ``sample_rate`` (+ class weights) -> codes Tensor[B, latent_dim].
+
+        The encoder is class-conditional (conditional batch norm); without ``labels`` it uses the
+        uniform mix of all classes.
+        """
+        mel = self.mel(wave)
+        return self.wae.encode(self.wae.normalise(mel), self._labels(labels, len(mel)))
+
+    @torch.no_grad()
+    def reconstruct(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """encode -> generate: Tensor[B, T] -> Tensor[B, length]."""
+        labels = self._labels(labels, wave.shape[0] if torch.as_tensor(wave).ndim == 2 else 1)
+        return self.generate(self.encode(wave, labels), labels)
+
+    # ---- the seed's controls -------------------------------------------------------------------
+
+    def latent_from_controls(self, cls: str | None, p1: float, p2: float, p3: float = 0.0,
+                             range_std: float = 2.0) -> torch.Tensor:
+        """XY pad (p1, p2), Fine (p3) in [-1, 1], range in std, class menu -> z Tensor[1, latent_dim]."""
+        return controls.latent_from_controls(self.pca, cls, p1, p2, p3, range_std).unsqueeze(0).to(self.device)
+
+    def class_weights(self, cls: str) -> torch.Tensor:
+        """One-hot class weights Tensor[1, C] of a class name."""
+        if cls not in self.classes:
+            raise DrumsynthError(f"unknown class {cls!r}; expected one of {list(self.classes)}")
+        out = torch.zeros(1, len(self.classes), device=self.device)
+        out[0, self.classes.index(cls)] = 1.0
+        return out
+
+    def from_controls(self, cls: str, p1: float, p2: float, p3: float = 0.0, range_std: float = 2.0,
+                      crop: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+        """One hit from the seed's interface: Tensor[T'] (``crop`` as fractions of the clip)."""
+        z = self.latent_from_controls(cls, p1, p2, p3, range_std)
+        wave = self.generate(z, self.class_weights(cls))[0]
+        if tuple(crop) != (0.0, 1.0):
+            wave = controls.crop(wave, *crop)
+        return wave
+
+
+def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
+    """The ``Config`` stored in a checkpoint (unknown keys and wrong types are errors)."""
+    if not isinstance(checkpoint, dict) or checkpoint.get("family") != FAMILY:
+        got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise DrumsynthError(f"not an ndm checkpoint (family {got!r})")
+    return from_dict(Config, checkpoint["config"])
+
+
+def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> NDMModel:
+    """The family contract's ``load_model``: rebuild from a release (or resume) checkpoint dict."""
+    from drumsynth.models.ndm.recipe import build_modules
+
+    config = config_from_checkpoint(checkpoint)
+    extra = checkpoint.get("extra") or {}
+    classes = tuple(extra.get("classes", CLASSES))
+    wae, mcnn = build_modules(config, len(classes))
+    states = checkpoint.get("model", {})
+    for name, module in (("wae", wae), ("mcnn", mcnn)):
+        if name not in states:
+            raise DrumsynthError(f"ndm checkpoint has no {name!r} weights (has {sorted(states)})")
+        try:
+            module.load_state_dict(states[name], strict=True)
+        except RuntimeError as err:
+            raise DrumsynthError(f"ndm checkpoint's {name!r} weights do not fit its config: {err}") from err
+    if n_frames(config.data) != wae.n_frames:
+        raise DrumsynthError("ndm checkpoint is inconsistent: frame count differs from its config")
+    return NDMModel(config, wae, mcnn, classes=classes, pca=extra.get("pca"), device=device)

@@ -1,0 +1,355 @@
+"""Training the Neural Drum Machine: one Recipe, two networks, two optimisers.
+
+Every iteration makes one CWAE update and one MCNN update (the seed pre-trains them separately;
+they share no parameters and no gradients, so interleaving the two is the same as two phases run
+side by side, and one run yields one release file):
+
+- CWAE: a class-balanced batch (``per_class`` clips of every class present) of standardised
+  log-mels; ``loss/wae = loss/mse + beta * loss/mmd`` where ``loss/mmd`` is the mean over classes of
+  the unbiased IMQ-kernel MMD² between the class's codes and as many N(0, I) samples.
+- MCNN: a uniform batch of *real* mel magnitudes -> waveform; ``loss/mcnn = 3 loss/sc +
+  10 loss/sc_log + 1 loss/mask`` with SC and SClog on the mel of the (soft-)masked output and BCE
+  between the mask and the target's sounding-samples mask (:func:`mcnn.mask_target`).
+
+Learning rates are annealed on plateau of each network's own training loss (window means), which
+is deterministic and resume-exact (the state lives in :meth:`state_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drumsynth.audio.dsp import mel_spectrogram
+from drumsynth.config import to_dict
+from drumsynth.data.cache import Cache
+from drumsynth.data.taxonomy import CLASSES
+from drumsynth.models.ndm import features as feats
+from drumsynth.models.ndm.config import Config, check, mcnn_kwargs, mel_kwargs, wae_kwargs
+from drumsynth.models.ndm.controls import pca_fit
+from drumsynth.models.ndm.mcnn import (MCNN, log_spectral_convergence, mask_target,
+                                       spectral_convergence)
+from drumsynth.models.ndm.wae import CWAE, class_mmd
+from drumsynth.train.recipe import Metrics, Recipe
+
+
+def build_modules(config: Config, n_classes: int = len(CLASSES)) -> tuple[CWAE, MCNN]:
+    """The two networks of a config, untrained (feature statistics at their neutral defaults)."""
+    check(config)
+    wae = CWAE(**wae_kwargs(config, n_classes), log_eps=config.data.log_eps)
+    mcnn = MCNN(**mcnn_kwargs(config))
+    return wae, mcnn
+
+
+def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Tensor[B] int64 -> Tensor[B, n_classes] float32."""
+    return F.one_hot(labels, n_classes).to(torch.float32)
+
+
+def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: Config
+                ) -> dict[str, torch.Tensor]:
+    """The MCNN's loss terms on a batch of real mels and their waveforms.
+
+    mel : Tensor[B, n_mels, N] mel magnitudes; wave : Tensor[B, length] the clips they came from.
+    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/mcnn"}`` (tensors with gradients).
+    """
+    t, c = config.train, config.mcnn
+    length = wave.shape[-1]
+    signal, mask_logit = mcnn(mel)
+    signal, mask_logit = signal[:, :length], mask_logit[:, :length]
+    # Training uses the soft mask so the signal heads learn under the same gain the mask applies.
+    out = signal * torch.sigmoid(mask_logit)
+    mel_hat = mel_spectrogram(out, **mel_kwargs(config.data))
+    sc = spectral_convergence(mel, mel_hat)
+    sc_log = log_spectral_convergence(mel, mel_hat, t.sc_log_eps)
+    bce = F.binary_cross_entropy_with_logits(mask_logit, mask_target(wave, c.mask_window,
+                                                                     c.mask_threshold_db))
+    total = t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce
+    return {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce, "loss/mcnn": total}
+
+
+class Plateau:
+    """Multiply an optimiser's learning rate by ``factor`` when window-mean losses stop improving.
+
+    Plain-typed state (:meth:`state_dict`) so a resumed run anneals at the same steps.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, window: int, patience: int, factor: float,
+                 min_lr: float) -> None:
+        self.optimizer, self.window, self.patience = optimizer, window, patience
+        self.factor, self.min_lr = factor, min_lr
+        self.best, self.bad, self.total, self.count = math.inf, 0, 0.0, 0
+
+    def observe(self, loss: float) -> None:
+        if self.window <= 0 or not math.isfinite(loss):
+            return
+        self.total += loss
+        self.count += 1
+        if self.count < self.window:
+            return
+        mean = self.total / self.count
+        self.total, self.count = 0.0, 0
+        if mean < self.best * (1.0 - 1e-4):
+            self.best, self.bad = mean, 0
+            return
+        self.bad += 1
+        if self.bad > self.patience:
+            self.bad = 0
+            for group in self.optimizer.param_groups:
+                group["lr"] = max(self.min_lr, group["lr"] * self.factor)
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "bad": self.bad, "total": self.total, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.bad = float(state["best"]), int(state["bad"])
+        self.total, self.count = float(state["total"]), int(state["count"])
+
+
+class NDMRecipe(Recipe):
+    """CWAE + MCNN training (see the module docstring).
+
+    Parameters
+    ----------
+    config : the ndm ``Config``
+    train_set : the training split's features (statistics, MCNN gain, PCA); ``None`` builds the
+        modules with neutral statistics (tests, export)
+    """
+
+    family = "ndm"
+    best_metric = "valid/loss"
+    best_mode = "min"
+
+    def __init__(self, config: Config, train_set: feats.FeatureSet | None = None) -> None:
+        self.cfg = check(config)
+        self.config = to_dict(config)
+        self.sample_rate = config.data.sr
+        self.classes = CLASSES
+        self.train_set = train_set
+        self.wae, self.mcnn = build_modules(config, len(CLASSES))
+        if train_set is not None:
+            mean, std = feats.statistics(train_set.mels, config.data.log_eps, config.data.std_floor)
+            self.wae.set_statistics(mean, std)
+            with torch.no_grad():
+                self.mcnn.input_gain.fill_(feats.input_gain(train_set.mels))
+        t = config.train
+        self._optimizers = {
+            "wae": torch.optim.Adam(self.wae.parameters(), lr=t.lr, betas=tuple(t.adam_betas)),
+            "mcnn": torch.optim.Adam(self.mcnn.parameters(), lr=t.mcnn_lr, betas=tuple(t.adam_betas)),
+        }
+        self.plateaus = {
+            "wae": Plateau(self._optimizers["wae"], t.plateau_window, t.plateau_patience,
+                           t.plateau_factor, t.min_lr),
+            "mcnn": Plateau(self._optimizers["mcnn"], t.plateau_window, t.mcnn_plateau_patience,
+                            t.mcnn_plateau_factor, t.min_lr),
+        }
+
+    # ---- contract ------------------------------------------------------------------------------
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"wae": self.wae, "mcnn": self.mcnn}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._optimizers
+
+    def ema_modules(self) -> list[str]:
+        # No EMA: the release PCA is fitted with the encoder being trained (release_extra has no
+        # access to EMA weights), and batch-norm statistics would be averaged across moving weights.
+        return []
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
+        t = self.cfg.train
+        metrics: Metrics = {}
+
+        # -- CWAE --
+        x = self.wae.normalise(batch["mel"])
+        labels = batch["label"]
+        onehot = one_hot(labels, len(self.classes))
+        x_hat, z = self.nets["wae"](x, onehot)
+        mse = F.mse_loss(x_hat, x)
+        prior = torch.randn(z.shape, generator=generator, device=generator.device).to(z)
+        mmd = class_mmd(z, labels, prior, t.mmd_scales)
+        loss = mse + t.beta * mmd
+        opt = self._optimizers["wae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.wae.parameters(), t.grad_clip)
+        opt.step()
+        self.plateaus["wae"].observe(float(loss))
+        metrics.update({"loss/mse": float(mse), "loss/mmd": float(mmd), "loss/wae": float(loss)})
+
+        # -- MCNN --
+        terms = mcnn_losses(self.nets["mcnn"], batch["mcnn_mel"], batch["mcnn_wave"], self.cfg)
+        opt = self._optimizers["mcnn"]
+        opt.zero_grad(set_to_none=True)
+        terms["loss/mcnn"].backward()
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.mcnn.parameters(), t.grad_clip)
+        opt.step()
+        self.plateaus["mcnn"].observe(float(terms["loss/mcnn"]))
+        metrics.update({k: float(v) for k, v in terms.items()})
+        metrics["lr/wae"] = self.plateaus["wae"].lr()
+        metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: p.state_dict() for name, p in self.plateaus.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, p in self.plateaus.items():
+            if name in state:
+                p.load_state_dict(state[name])
+
+    # ---- inference-side hooks ------------------------------------------------------------------
+
+    def release_extra(self) -> dict[str, Any]:
+        """Class names and the latent PCA (overall and per class) of the training set's encodings."""
+        extra: dict[str, Any] = {"classes": list(self.classes)}
+        if self.train_set is not None and len(self.train_set):
+            z = encode_features(self.wae, self.train_set.mels, self.train_set.labels, len(self.classes))
+            extra["pca"] = pca_fit(z, self.train_set.labels, self.classes, 3)
+        return extra
+
+    def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` hits from the prior, classes in menu order: Tensor[n, 1, length]."""
+        wae, mcnn = modules["wae"], modules["mcnn"]
+        z = torch.randn(n, wae.latent_dim, generator=generator, device=generator.device)
+        labels = one_hot(torch.arange(n, device=z.device) % len(self.classes), len(self.classes))
+        mel = wae.denormalise(wae.decode(z, labels))
+        return mcnn.infer(mel, self.cfg.data.length).unsqueeze(1)
+
+    def validate(self, modules: dict[str, nn.Module], batches: Iterable[dict[str, torch.Tensor]] | None
+                 ) -> Metrics:
+        """Reconstruction quality on the valid split (each network on real data).
+
+        ``valid/mel_mse`` — CWAE reconstruction MSE of standardised log-mels (the seed's MSE term);
+        ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/mcnn`` — the MCNN's loss terms with the
+        *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
+        """
+        if batches is None:
+            return {}
+        wae, mcnn = modules["wae"], modules["mcnn"]
+        sums: dict[str, float] = {}
+        count = 0
+        for batch in batches:
+            mel, labels, wave = batch["mel"], batch["label"], batch["wave"]
+            x = wae.normalise(mel)
+            x_hat, _ = wae(x, one_hot(labels, len(self.classes)))
+            out = mcnn.infer(mel, wave.shape[-1])
+            mel_hat = mel_spectrogram(out, **mel_kwargs(self.cfg.data))
+            signal, mask_logit = mcnn(mel)
+            bce = F.binary_cross_entropy_with_logits(
+                mask_logit[:, :wave.shape[-1]],
+                mask_target(wave, self.cfg.mcnn.mask_window, self.cfg.mcnn.mask_threshold_db))
+            b = len(labels)
+            values = {
+                "valid/mel_mse": float(F.mse_loss(x_hat, x)),
+                "valid/sc": float(spectral_convergence(mel, mel_hat)),
+                "valid/sc_log": float(log_spectral_convergence(mel, mel_hat, self.cfg.train.sc_log_eps)),
+                "valid/mask": float(bce),
+            }
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v * b
+            count += b
+        if not count:
+            return {}
+        out_metrics = {k: v / count for k, v in sums.items()}
+        t = self.cfg.train
+        out_metrics["valid/mcnn"] = (t.sc_weight * out_metrics["valid/sc"] + t.sc_log_weight
+                                     * out_metrics["valid/sc_log"] + t.mask_weight * out_metrics["valid/mask"])
+        out_metrics["valid/loss"] = out_metrics["valid/mel_mse"] + out_metrics["valid/mcnn"]
+        return out_metrics
+
+
+@torch.no_grad()
+def encode_features(wae: CWAE, mels: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                    batch: int = 128) -> torch.Tensor:
+    """Codes of mel magnitudes ``Tensor[N, n_mels, T]`` with their labels, in eval mode -> ``Tensor[N, d]``.
+
+    The module's train/eval mode is put back afterwards (the Trainer may call this mid-training).
+    """
+    was_training = wae.training
+    wae.eval()
+    try:
+        device = wae.mel_mean.device
+        out = [wae.encode(wae.normalise(mels[i:i + batch].to(device)),
+                          one_hot(labels[i:i + batch].to(device), n_classes)).cpu()
+               for i in range(0, len(mels), batch)]
+    finally:
+        wae.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, wae.latent_dim)
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+
+def balanced_batch(train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int,
+                   generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """One training batch drawn with ``generator`` (all randomness from it: resume-exact).
+
+    Returns ``{"mel": [C' * per_class, n_mels, N], "label": [C' * per_class], "mcnn_mel": [Bm, n_mels,
+    N], "mcnn_wave": [Bm, length]}`` where C' counts the classes present in the split.
+    """
+    pools = [torch.nonzero(train.labels == c).flatten() for c in range(n_classes)]
+    picks = [pool[torch.randint(len(pool), (per_class,), generator=generator)] for pool in pools if len(pool)]
+    idx = torch.cat(picks)
+    midx = torch.randint(len(train), (mcnn_batch,), generator=generator)
+    return {"mel": train.mels[idx], "label": train.labels[idx], "mcnn_mel": train.mels[midx],
+            "mcnn_wave": train.waves[midx]}
+
+
+class BalancedBatches:
+    """``data_iter_factory`` for the Trainer: class-balanced CWAE batches + uniform MCNN batches."""
+
+    def __init__(self, train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int) -> None:
+        if len(train) == 0:
+            from drumsynth.errors import DrumsynthError
+            raise DrumsynthError("the training split is empty")
+        self.train, self.per_class, self.mcnn_batch, self.n_classes = train, per_class, mcnn_batch, n_classes
+
+    def __call__(self, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            yield balanced_batch(self.train, self.per_class, self.mcnn_batch, self.n_classes, generator)
+
+
+class ValidBatches:
+    """``valid_data`` for the Trainer: every valid clip once, in order, per call."""
+
+    def __init__(self, valid: feats.FeatureSet, batch_size: int = 64) -> None:
+        self.valid, self.batch_size = valid, batch_size
+
+    def __call__(self) -> Iterator[dict[str, torch.Tensor]]:
+        v = self.valid
+        for i in range(0, len(v), self.batch_size):
+            yield {"mel": v.mels[i:i + self.batch_size], "label": v.labels[i:i + self.batch_size],
+                   "wave": v.waves[i:i + self.batch_size]}
+
+
+def build_recipe(config: Config, cache: Cache | None) -> NDMRecipe:
+    """The family contract's ``build_recipe``: features of the cache's train split feed statistics."""
+    train = feats.features(cache, "train", config.data) if cache is not None else None
+    return NDMRecipe(config, train)
+
+
+def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int = 1
+                   ) -> tuple[BalancedBatches, ValidBatches | None]:
+    """The family contract's ``data_factories``: (train factory, valid factory or None).
+
+    Every rank samples the whole training split with its own generator (the Trainer seeds each
+    rank differently), so no sharding is needed; ``rank`` and ``world_size`` are unused.
+    """
+    del rank, world_size
+    train = feats.features(cache, "train", config.data)
+    valid = None
+    if cache.indices("valid"):
+        valid = ValidBatches(feats.features(cache, "valid", config.data))
+    return BalancedBatches(train, config.train.per_class, config.train.mcnn_batch_size, len(CLASSES)), valid
