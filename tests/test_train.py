@@ -15,12 +15,12 @@ import pytest
 import soundfile as sf
 import torch
 from torch import nn
-from train_toy import ToyConfig, ToyRecipe, build_generator, sine_batches
 
 from drumsynth.errors import DrumsynthError
 from drumsynth.train import EMA, Trainer, load_checkpoint, read_log, save_checkpoint, seed_everything, unwrap
 from drumsynth.train.checkpoint import capture_rng, module_state, new_checkpoint, restore_rng
 from drumsynth.train.logging import MetricLog
+from train_toy import ToyConfig, ToyRecipe, build_generator, sine_batches
 
 HERE = Path(__file__).parent
 N_STEPS, KILL_AT = 7, 3
@@ -35,13 +35,14 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def make_trainer(out: Path, max_steps: int = 2, recipe_cls: type[ToyRecipe] = ToyRecipe, **options) -> Trainer:
+def make_trainer(out: Path, max_steps: int = 2, recipe_cls: type[ToyRecipe] = ToyRecipe, data=None,
+                 **options) -> Trainer:
     seed_everything(0)  # the same initial weights for every run
     recipe = recipe_cls()
     settings = dict(max_steps=max_steps, log_every=2, checkpoint_every=4, ema_decay=0.9, seed=3,
                     threads=1, progress=False)
     settings.update(options)
-    return Trainer(recipe, sine_batches(recipe.cfg), out, **settings)
+    return Trainer(recipe, data or sine_batches(recipe.cfg), out, **settings)
 
 
 def assert_same(a, b, where="state"):
@@ -121,6 +122,44 @@ def test_sigint_saves_a_resume_checkpoint_and_resume_is_exact(reference, tmp_pat
     resumed = make_trainer(tmp_path, N_STEPS)
     assert resumed.fit().step == N_STEPS
     assert_resumed_run_matches(reference, resumed, tmp_path)
+
+
+class EpochShuffled:
+    """Epoch-wise permutation of a fixed set: state beyond the generator, exposed for checkpoints."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        cfg = ToyConfig()
+        self.generator, self.batch_size = generator, cfg.batch_size
+        t = torch.arange(cfg.length) / cfg.sample_rate
+        self.data = torch.sin(6.283 * torch.linspace(100, 2000, 20)[:, None] * t).unsqueeze(1)
+        self.perm, self.pos = torch.zeros(0, dtype=torch.long), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        if self.pos + self.batch_size > len(self.perm):  # a new epoch (drops the ragged tail)
+            self.perm, self.pos = torch.randperm(len(self.data), generator=self.generator), 0
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return {"wave": self.data[idx]}
+
+    def state_dict(self) -> dict:
+        return {"perm": self.perm, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.perm, self.pos = state["perm"], state["pos"]
+
+
+def test_stateful_data_iterator_resumes_exactly_mid_epoch(tmp_path):
+    full = make_trainer(tmp_path / "full", N_STEPS, data=EpochShuffled)
+    full.fit()
+    make_trainer(tmp_path / "part", KILL_AT, data=EpochShuffled).fit()  # stops mid-epoch
+    assert load_checkpoint(tmp_path / "part" / "resume.pt")["rng"]["data_iter"]["pos"] == 8
+    resumed = make_trainer(tmp_path / "part", N_STEPS, data=EpochShuffled)
+    resumed.fit()
+    assert_same(training_state(resumed), training_state(full))
+    assert_same(resumed.recipe.seen, full.recipe.seen[KILL_AT:])
 
 
 def test_previews_and_validation_do_not_change_training(reference, tmp_path):
@@ -210,11 +249,20 @@ def test_checkpoints_are_plain_and_the_release_file_rebuilds_the_model(reference
     trainer.recipe.G.train()
 
 
+class Compiled(nn.Module):
+    """Laid out like ``torch.compile``'s OptimizedModule (importing dynamo costs seconds)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self._orig_mod = module
+
+
 def test_saved_state_has_no_wrapper_prefixes():
     model = nn.Sequential(nn.Linear(2, 2))
-    compiled = torch.compile(model)  # lazy: nothing is compiled until it is called
-    assert unwrap(compiled) is model
-    assert list(module_state(compiled)) == ["0.weight", "0.bias"]
+    wrapped = nn.DataParallel(Compiled(model))
+    assert list(wrapped.state_dict()) == ["module._orig_mod.0.weight", "module._orig_mod.0.bias"]
+    assert unwrap(wrapped) is model
+    assert list(module_state(wrapped)) == ["0.weight", "0.bias"]
 
 
 def test_save_refuses_non_plain_values(tmp_path):
@@ -286,7 +334,7 @@ def test_keep_best_previews_and_log(tmp_path, mode, values):
 
     valid = [{"wave": torch.zeros(2, 1, ToyConfig().length)}] * 3
     trainer = make_trainer(tmp_path, 8, Scored, valid_every=2, valid_data=lambda: valid,
-                           preview_every=4, preview_n=2)
+                           preview_every=4, preview_n=2, progress=True)
     result = trainer.fit()
     assert seen_batches == [3, 3, 3, 3]
     best = load_checkpoint(tmp_path / "best.pt", kind="release")
@@ -339,6 +387,16 @@ def test_nonfinite_loss_stops_with_a_clear_error(tmp_path):
 def test_bad_trainer_options_are_errors(tmp_path, option, value):
     with pytest.raises(DrumsynthError, match=option):
         make_trainer(tmp_path, **{"max_steps": 2, option: value})
+
+
+def test_recipe_config_must_be_a_plain_dict(tmp_path):
+    class Unplain(ToyRecipe):
+        def __init__(self):
+            super().__init__()
+            self.config = self.cfg  # the dataclass itself, not to_dict(cfg)
+
+    with pytest.raises(DrumsynthError, match="plain dict"):
+        make_trainer(tmp_path, 2, Unplain)
 
 
 # ---- (4) atomic writes ---------------------------------------------------------------------------

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import torch
-from train_toy import ToyRecipe, sine_batches
 
 from drumsynth.train import Trainer, seed_everything
 from drumsynth.train import distributed as dist_utils
+from train_toy import ToyRecipe, sine_batches
 
 
 def run(out: Path, steps: int, rank: int) -> tuple[ToyRecipe, Trainer]:

@@ -112,6 +112,7 @@ class DrumClassifier(nn.Module):
         self.sr, self.length = int(sr), int(length)
         self.n_fft, self.hop_length, self.top_db = int(n_fft), int(hop_length), float(top_db)
         self.classes, self.classes3 = CLASSES, CLASSES3
+        self.metrics: dict[str, Any] = {}  # the training scores, filled in by load_classifier
 
         import librosa  # only the filter design; imported here so that importing drumsynth stays light
 

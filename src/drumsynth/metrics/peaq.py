@@ -13,8 +13,10 @@ Pipeline (all arrays are float64; C = channels, F = frames, K = 1025 FFT bins, Z
 3. Model output variables (BS 4) per frame, averaged over frames (BS 5.2) and channels.
 4. The basic-version neural network (BS 6) maps the 11 MOVs to the distortion index and ODG.
 
-Every recursion over frames is a first-order IIR filter per band, evaluated with
-``scipy.signal.lfilter`` along the frame axis, so there is no Python loop over frames at all.
+Spectra, band grouping, spreading and the per-frame MOVs are vectorised over frames.  The
+recursions over frames (time spreading, adaptation, modulation filters) are first-order filters
+that step through the frames with every step vectorised over bands and channels.  Dense BLAS
+products are avoided on purpose: multi-threaded BLAS stalls badly on a busy small machine.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from scipy.signal import lfilter
 
 from drumsynth.errors import DrumsynthError
@@ -38,15 +41,15 @@ NBINS = NF // 2 + 1
 FSS = FS / HOP  # frame rate, 46.875 Hz
 DZ = 0.25  # band spacing in Bark (BS 2.1.5)
 
-# Data boundary (BS 5.2.4.4): a frame takes part in the averaging once the sum of 5 consecutive
+# Data boundary (BS 5.2.4): a frame takes part in the averaging once the sum of 5 consecutive
 # absolute sample values reaches 200 on the 16-bit scale.
 BOUNDARY_WINDOW = 5
 BOUNDARY_THRESHOLD = 200.0 / 32768.0
 # Energy threshold for EHS (BS 5.2.4.3): 8000 on the 16-bit scale over the last 1024 samples.
 ENERGY_THRESHOLD = 8000.0 / 32768.0**2
-# Averaging delay of the modulation / loudness based MOVs: 0.5 s -> 24 frames (BS 5.2.4.1).
+# Averaging delay of the modulation / loudness based MOVs: 0.5 s -> 24 frames (BS 5.2.4).
 DELAY_FRAMES = int(np.ceil(0.5 * FSS))
-# Noise loudness starts 50 ms (3 frames) after both signals exceed 0.1 sone (BS 5.2.4.2, [K] 5.2).
+# Noise loudness starts 50 ms (3 frames) after both signals exceed 0.1 sone (BS 5.2.4).
 LOUDNESS_DELAY_FRAMES = int(np.ceil(0.050 * FSS))
 LOUDNESS_THRESHOLD = 0.1
 
@@ -70,7 +73,8 @@ MOV_NAMES = (
     "RelDistFramesB",
 )
 
-# Neural network of the basic version (BS Table 5 / [K] Table 9), inputs in MOV_NAMES order.
+# Neural network of the basic version (BS 6): scaling and weights as tabulated in the
+# Recommendation, inputs in MOV_NAMES order.
 _AMIN = np.array(
     [393.916656, 361.965332, -24.045116, 1.110661, -0.206623, 0.074318, 1.113683, 0.950345,
      0.029985, 0.000101, 0.0]
@@ -118,7 +122,7 @@ class PeaqResult:
 # Static tables of the FFT ear model
 # --------------------------------------------------------------------------------------------
 def _band_edges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower, centre and upper frequencies in Hz of the 109 bands, each [Z] (BS 2.1.5, eq. 11).
+    """Lower, centre and upper frequencies in Hz of the 109 bands, each [Z] (BS 2.1.5).
 
     Computed from z = 7 asinh(f/650) rather than read from the Recommendation's rounded table
     (which also has two typos); the difference is below 0.01 Hz elsewhere.
@@ -185,17 +189,18 @@ class _Tables:
     def __init__(self) -> None:
         self.fl, self.fc, self.fu = _band_edges()
         self.nbands = self.fc.size
-        self.group = _group_matrix(self.fl, self.fu)  # [K, Z]
+        # Sparse [Z, K]: a dense BLAS product would be multi-threaded and stalls on busy machines.
+        self.group = sparse.csr_matrix(_group_matrix(self.fl, self.fu).T)
         self.ear_weight = _outer_ear_power_weight()  # [K]
         n = np.arange(NF)
         # Hann window scaled by sqrt(8/3) to keep the power of the signal (BS eq. 3, [K] eq. 4).
         self.window = np.sqrt(8.0 / 3.0) * 0.5 * (1.0 - np.cos(2.0 * np.pi * n / (NF - 1)))
         fk = self.fc / 1000.0
         self.internal_noise = 10.0 ** (0.4 * 0.364 * fk**-0.8)  # E_IN (BS eq. 14)
-        self.e_thresh = 10.0 ** (0.364 * fk**-0.8)  # loudness threshold E_t (BS eq. 58)
+        self.e_thresh = 10.0 ** (0.364 * fk**-0.8)  # excitation at threshold E_t (BS 3.3)
         self.s_index = 10.0 ** (
             0.1 * (-2.0 - 2.05 * np.arctan(self.fc / 4000.0) - 0.75 * np.arctan((self.fc / 1600.0) ** 2))
-        )  # threshold index s (BS eq. 59)
+        )  # threshold index s (BS 3.3)
         k = np.arange(self.nbands)
         # Masking offset m[k] (BS eq. 25): 3 dB up to 12 Bark, 0.25 k dz dB above.
         m_db = np.where(k * DZ <= 12.0, 3.0, 0.25 * k * DZ)
@@ -205,16 +210,8 @@ class _Tables:
         # Spreading slopes (BS 2.1.7, [K] 2.8): 27 dB/Bark downwards, upward slope level-dependent.
         self.a_lower = 10.0 ** (-2.7 * DZ)
         self.a_upper_c = 10.0 ** ((-2.4 - 23.0 / self.fc) * DZ)
-        d = k[None, :] - k[:, None]  # d[j, k] = target k - source j
-        self.lower_mat = np.where(d <= 0, self.a_lower ** (0.4 * -d.clip(max=0)), 0.0)  # [j, k]
         self.spread_norm = np.ones(self.nbands)
         self.spread_norm = _spread(np.ones((1, self.nbands)), self)[0]
-        # Pattern-adaptation smoothing over bands (BS eq. 51): average over k-3 .. k+4, clipped.
-        avg = np.zeros((self.nbands, self.nbands))
-        for kk in range(self.nbands):
-            lo, hi = max(0, kk - 3), min(self.nbands - 1, kk + 4)
-            avg[lo : hi + 1, kk] = 1.0 / (hi - lo + 1)
-        self.band_avg = avg  # [Z_in, Z_out]
         # EHS correlation window (BS 4.7, [K] 5.8): Hann of 256 lags, sqrt(8/3)/L scaling.
         lags = np.arange(_EHS_LAGS)
         self.ehs_window = (
@@ -240,14 +237,33 @@ def _tables() -> _Tables:
 def _iir1(x: np.ndarray, a: np.ndarray, b: np.ndarray | float = 1.0) -> np.ndarray:
     """y[n] = a y[n-1] + b x[n] along axis -2 (frames) with zero initial state.
 
-    x: [..., F, Z]; a, b: [Z] (per band) or scalar.  Returns [..., F, Z].
+    x: [..., F, Z]; a, b: [Z] (per band) or scalar.  Returns [..., F, Z].  The recursion runs
+    over frames; each step is vectorised over all bands (and leading axes).
     """
-    a = np.broadcast_to(np.asarray(a, dtype=float), (x.shape[-1],))
-    b = np.broadcast_to(np.asarray(b, dtype=float), (x.shape[-1],))
-    y = np.empty_like(x)
-    for z in range(x.shape[-1]):
-        y[..., z] = lfilter([b[z]], [1.0, -a[z]], x[..., z], axis=-1)
-    return y
+    xs = np.moveaxis(x, -2, 0)  # [F, ..., Z]
+    bx = xs * b
+    y = np.empty_like(xs)
+    state = np.zeros(xs.shape[1:])
+    for n in range(xs.shape[0]):
+        state *= a
+        state += bx[n]
+        y[n] = state
+    return np.moveaxis(y, 0, -2)
+
+
+def _group(spec: np.ndarray, t: _Tables) -> np.ndarray:
+    """Group a power spectrum into bands: [..., K] -> [..., Z] (sparse product, BS 2.1.5)."""
+    flat = spec.reshape(-1, NBINS)
+    return np.asarray((t.group @ flat.T).T).reshape(spec.shape[:-1] + (t.nbands,))
+
+
+def _band_average(r: np.ndarray, below: int = 3, above: int = 4) -> np.ndarray:
+    """Mean over bands k-3 .. k+4, clipped at the edges (BS eq. 51).  [..., Z] -> [..., Z]."""
+    nb = r.shape[-1]
+    c = np.concatenate([np.zeros(r.shape[:-1] + (1,)), np.cumsum(r, axis=-1)], axis=-1)
+    k = np.arange(nb)
+    lo, hi = np.maximum(k - below, 0), np.minimum(k + above, nb - 1) + 1
+    return (c[..., hi] - c[..., lo]) / (hi - lo)
 
 
 def _spread(e: np.ndarray, t: _Tables) -> np.ndarray:
@@ -255,8 +271,8 @@ def _spread(e: np.ndarray, t: _Tables) -> np.ndarray:
 
     Each source band j is spread with 27 dB/Bark downwards and (24 + 230/fc - 2 log10 E) dB/Bark
     upwards, normalised to unit total energy, and the spread contributions are added with the
-    exponent 0.4 (a power law, not energies).  The downward part is a fixed matrix product; the
-    level-dependent upward part is accumulated band by band, vectorised over all N frames.
+    exponent 0.4 (a power law, not energies).  Both slopes are accumulated band by band,
+    vectorised over all N frames.
     """
     nb = e.shape[-1]
     aL = t.a_lower
@@ -269,9 +285,16 @@ def _spread(e: np.ndarray, t: _Tables) -> np.ndarray:
             np.abs(1.0 - a_uce) > 1e-12, (1.0 - a_uce**m) / (1.0 - a_uce), m.astype(float)
         )
     ene = (e / (g_lower + g_upper - 1.0)) ** 0.4  # [N, Z]
-    total = ene @ t.lower_mat  # downward slope, includes the source band itself
+    # Downward slope (fixed): total[k] = sum_{j >= k} ene[j] aL^(0.4 (j - k)), a recursion from
+    # the top band down.  Upward slope (level dependent): carry[:, j] = ene[j] r[j]^(k - j) is
+    # the contribution of source j < k to target k; both loops run over bands, not frames.
+    total = np.empty_like(ene)
+    a_low = aL**0.4
+    acc = np.zeros(ene.shape[0])
+    for k in range(nb - 1, -1, -1):
+        acc = a_low * acc + ene[:, k]
+        total[:, k] = acc
     ratio = a_uce**0.4
-    # carry[:, j] = ene[:, j] * ratio[:, j]^(k - j): contribution of source j to target k > j.
     carry = np.zeros_like(e)
     for k in range(1, nb):
         carry[:, k - 1] = ene[:, k - 1]
@@ -321,7 +344,7 @@ def _ear_model(x: np.ndarray, gain: float, t: _Tables) -> _EarOutput:
     spec = np.fft.rfft(fr * t.window, axis=-1)
     power = (spec.real**2 + spec.imag**2) * gain  # [C, F, K]
     weighted = power * t.ear_weight
-    bands = np.maximum(weighted @ t.group, 1e-12)  # E_b, floored as in [K] 2.6
+    bands = np.maximum(_group(weighted, t), 1e-12)  # E_b, floored as in [K] 2.6
     pitch = bands + t.internal_noise  # BS eq. 14
     shape = pitch.shape
     unsmeared = _spread(pitch.reshape(-1, t.nbands), t).reshape(shape)
@@ -333,7 +356,7 @@ def _ear_model(x: np.ndarray, gain: float, t: _Tables) -> _EarOutput:
 
 
 def _loudness(excitation: np.ndarray, t: _Tables) -> np.ndarray:
-    """Total loudness in sone per frame (BS 3.3, eq. 58-60).  [C, F, Z] -> [C, F]."""
+    """Total loudness in sone per frame (BS 3.3).  [C, F, Z] -> [C, F]."""
     c = 1.07664  # FFT-model scaling constant
     s, et = t.s_index, t.e_thresh
     n = c * (et / (s * 1e4)) ** 0.23 * ((1.0 - s + s * excitation / et) ** 0.23 - 1.0)
@@ -365,8 +388,8 @@ def _adapt(e_ref: np.ndarray, e_test: np.ndarray, t: _Tables) -> tuple[np.ndarra
     den = _iir1(ref_l * ref_l, a)
     r_ref = np.where(num >= den, 1.0, num / den)  # BS eq. 49
     r_test = np.where(num >= den, den / num, 1.0)
-    pc_ref = _iir1(r_ref @ t.band_avg, a, 1.0 - a)  # BS eq. 50, 51
-    pc_test = _iir1(r_test @ t.band_avg, a, 1.0 - a)
+    pc_ref = _iir1(_band_average(r_ref), a, 1.0 - a)  # BS eq. 50, 51
+    pc_test = _iir1(_band_average(r_test), a, 1.0 - a)
     return ref_l * pc_ref, test_l * pc_test  # BS eq. 52, 53
 
 
@@ -397,7 +420,7 @@ def _nmr(ref: _EarOutput, test: _EarOutput, t: _Tables) -> tuple[np.ndarray, np.
     the time-spread reference excitation lowered by m[k].
     """
     diff = (np.sqrt(ref.weighted) - np.sqrt(test.weighted)) ** 2
-    noise = np.maximum(diff @ t.group, 1e-12)
+    noise = np.maximum(_group(diff, t), 1e-12)
     ratio = noise / (ref.excitation / t.mask_factor)
     return ratio.mean(-1), ratio.max(-1)
 
@@ -444,7 +467,7 @@ def _detection(e_ref: np.ndarray, e_test: np.ndarray) -> tuple[np.ndarray, np.nd
     e = l_ref - l_test
     b = np.where(l_ref > l_test, 4.0, 6.0)
     p = 1.0 - 0.5 ** ((e / s) ** b)  # BS eq. 75-77
-    q = np.abs(np.floor(e)) / s  # BS eq. 78
+    q = np.abs(np.trunc(e)) / s  # BS eq. 78
     p_bin = p.max(0)
     q_bin = q.max(0)
     return 1.0 - np.prod(1.0 - p_bin, axis=-1), q_bin.sum(-1)
@@ -484,7 +507,7 @@ def _mean(x: np.ndarray, sel: np.ndarray) -> float:
 
 
 def _win_avg(x: np.ndarray, window: int = 4) -> float:
-    """Windowed average (BS eq. 84): sqrt(mean over windows of (mean of sqrt(x) in window)^4).
+    """Windowed average (BS 5.2): sqrt(mean over windows of (mean of sqrt(x) in the window)^4).
 
     A selection shorter than the window uses one window of its own length; empty gives 0.
     """
@@ -498,10 +521,10 @@ def _win_avg(x: np.ndarray, window: int = 4) -> float:
 
 
 def _network(movs: np.ndarray) -> tuple[float, float]:
-    """Distortion index and ODG from the 11 MOVs (BS 6, eq. 87-89)."""
+    """Distortion index and ODG from the 11 MOVs (BS 6): one hidden layer of 3 sigmoid nodes."""
     x = (movs - _AMIN) / (_AMAX - _AMIN)
-    hidden = 1.0 / (1.0 + np.exp(-(_WXB + x @ _WX)))
-    di = float(_WYB + hidden @ _WY)
+    hidden = 1.0 / (1.0 + np.exp(-(_WXB + (x[:, None] * _WX).sum(0))))
+    di = float(_WYB + (hidden * _WY).sum())
     odg = float(_BMIN + (_BMAX - _BMIN) / (1.0 + np.exp(-di)))
     return di, odg
 
@@ -514,7 +537,7 @@ def _compute_movs(ref: np.ndarray, test: np.ndarray, lp_db: float) -> np.ndarray
     et = _ear_model(test, gain, t)
     nch, nframes = er.active.shape
 
-    # Data boundary (BS 5.2.4.4): frames from the first to the last frame in which either
+    # Data boundary (BS 5.2.4): frames from the first to the last frame in which either
     # signal crosses the threshold.  Without any such frame every frame is used.
     active = (er.active | et.active).any(0)
     frame = np.arange(nframes)
@@ -528,7 +551,7 @@ def _compute_movs(ref: np.ndarray, test: np.ndarray, lp_db: float) -> np.ndarray
     m_ref, loud_ref = _modulation(er.unsmeared, t)
     m_test, _ = _modulation(et.unsmeared, t)
 
-    # Loudness check for the noise loudness (BS 5.2.4.2): first frame where reference and test
+    # Loudness check for the noise loudness (BS 5.2.4): first frame where reference and test
     # of one channel both exceed 0.1 sone.
     n_ref, n_test = _loudness(er.excitation, t), _loudness(et.excitation, t)
     loud_ok = ((n_ref > LOUDNESS_THRESHOLD) & (n_test > LOUDNESS_THRESHOLD)).any(0)

@@ -16,7 +16,7 @@ release file (inference only, small)::
     {"format", "format_version", "kind": "release", "family", "config", "step", "metrics",
      "model": {inference module name: state_dict (EMA weights when kept)},
      "weights": {module name: "ema" | "raw"}, "extra": dict (Recipe.release_extra()),
-     "version", "created"}
+     "seed": int, "version", "created"}
 
 Everything loads with ``torch.load(path)`` and its ``weights_only=True`` default: no pickled classes,
 so a checkpoint from a stranger cannot run code, and old checkpoints never depend on class paths.

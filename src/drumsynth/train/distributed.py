@@ -91,14 +91,36 @@ def wrap_ddp(module: nn.Module, device: torch.device | None = None) -> nn.Module
     if not is_distributed() or not any(p.requires_grad for p in module.parameters()):
         return module
     device_ids = [device.index] if device is not None and device.type == "cuda" else None
-    # No buffer sync in forward: it re-broadcasts BatchNorm buffers in place at every forward, which
-    # breaks the several D forwards of one GAN step (real, fake, gradient penalty). Buffers are still
-    # synced once at construction; afterwards each rank's running statistics follow its own data.
+    # No buffer sync in forward: it re-broadcasts buffers in place at every forward, which breaks
+    # GAN steps whose graphs use buffers across several D forwards (spectral norm's u with real, fake
+    # and gradient-penalty passes). Buffers are synced at construction, and the Trainer calls
+    # broadcast_buffers() after each step, outside any autograd graph.
     if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters:
         sync = {"forward_sync_buffers": False}  # torch >= 2.13 (broadcast_buffers is deprecated)
     else:
         sync = {"broadcast_buffers": False}
     return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, **sync)
+
+
+def broadcast_buffers(module: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics...) to every rank, in place.
+
+    One collective per dtype: the buffers are packed into one flat tensor. Keeps every rank's full
+    state identical, so any rank could write the checkpoint and resume is exact on all of them.
+    """
+    if not is_distributed():
+        return
+    groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
+    for buffer in module.buffers():
+        groups.setdefault((buffer.dtype, buffer.device), []).append(buffer)
+    with torch.no_grad():
+        for buffers in groups.values():
+            flat = torch.cat([b.reshape(-1) for b in buffers])
+            dist.broadcast(flat, src=0)
+            offset = 0
+            for b in buffers:
+                b.copy_(flat[offset:offset + b.numel()].view_as(b))
+                offset += b.numel()
 
 
 def barrier() -> None:

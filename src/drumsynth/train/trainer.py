@@ -29,8 +29,10 @@ RNG state so their cadence never changes training. (On CUDA, bit-identity additi
 deterministic kernels: ``torch.use_deterministic_algorithms(True)``.)
 
 Distributed: under ``torchrun`` each rank seeds its generators from ``(seed, rank)`` (different data
-and noise), DDP copies rank 0's initial weights to all ranks, only rank 0 writes files, and the
-checkpoint stores every rank's RNG states so a resume with the same world size is exact too.
+and noise), DDP copies rank 0's initial weights to all ranks and averages gradients, buffers
+(BatchNorm statistics) are copied from rank 0 after every step, only rank 0 writes files, and the
+checkpoint stores every rank's RNG states so a resume with the same world size is exact on every
+rank. The run folder must be on a filesystem all nodes share (every rank reads ``resume.pt``).
 """
 
 from __future__ import annotations
@@ -56,8 +58,16 @@ import drumsynth
 from drumsynth.audio.io import write_wav
 from drumsynth.errors import DrumsynthError
 from drumsynth.train import distributed as dist_utils
-from drumsynth.train.checkpoint import (capture_rng, load_checkpoint, module_state, new_checkpoint,
-                                        restore_rng, save_checkpoint, to_cpu)
+from drumsynth.train.checkpoint import (
+    capture_rng,
+    check_plain,
+    load_checkpoint,
+    module_state,
+    new_checkpoint,
+    restore_rng,
+    save_checkpoint,
+    to_cpu,
+)
 from drumsynth.train.ema import EMA
 from drumsynth.train.logging import MetricLog
 from drumsynth.train.recipe import Batch, Recipe
@@ -159,6 +169,9 @@ class Trainer:
     progress : show a tqdm bar with metrics (rank 0 only)
     resume : continue from ``out_dir/resume.pt`` when it exists
     stop_on_nonfinite : raise when a ``loss/*`` metric is NaN or infinite (the last checkpoint stays)
+
+    After ``fit()`` the live objects are attributes: ``modules``, ``optimizers``, ``schedulers``
+    (the recipe's), ``emas`` ({name: EMA}), ``rank`` and ``world_size``.
     """
 
     RESUME = "resume.pt"
@@ -185,6 +198,10 @@ class Trainer:
             raise DrumsynthError(f"threads must be an integer >= 1, got {threads!r}")
         if not isinstance(recipe.family, str) or not recipe.family:
             raise DrumsynthError(f"recipe {type(recipe).__name__} has no family name")
+        if not isinstance(recipe.config, dict):
+            raise DrumsynthError(f"recipe.config must be a plain dict (drumsynth.config.to_dict(cfg)), "
+                                 f"got {type(recipe.config).__name__}")
+        check_plain(recipe.config, "recipe.config")
         if recipe.best_mode not in ("min", "max"):
             raise DrumsynthError(f"best_mode must be 'min' or 'max', got {recipe.best_mode!r}")
         if not callable(data_iter_factory):
@@ -296,6 +313,8 @@ class Trainer:
             step += 1
             for scheduler in self.schedulers.values():
                 scheduler.step()
+            for module in self.modules.values():
+                dist_utils.broadcast_buffers(module)  # rank 0's running statistics everywhere
             for name, ema in self.emas.items():
                 ema.update(self.modules[name])
             metrics["time/data_ms"] = (t1 - t0) * 1e3
@@ -331,7 +350,7 @@ class Trainer:
         modules = self.recipe.modules()
         if not modules:
             raise DrumsynthError(f"recipe {type(self.recipe).__name__}.modules() is empty")
-        for name, module in modules.items():
+        for module in modules.values():
             module.to(self.device)
         for name in [*self.recipe.ema_modules(), *self.recipe.release_modules()]:
             if name not in modules:

@@ -29,6 +29,7 @@ from drumsynth.audio.dsp import mel_spectrogram
 from drumsynth.config import to_dict
 from drumsynth.data.cache import Cache
 from drumsynth.data.taxonomy import CLASSES
+from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.config import Config, check, mcnn_kwargs, mel_kwargs, wae_kwargs
 from drumsynth.models.ndm.controls import pca_fit
@@ -184,8 +185,8 @@ class NDMRecipe(Recipe):
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.wae.parameters(), t.grad_clip)
         opt.step()
-        self.plateaus["wae"].observe(float(loss))
-        metrics.update({"loss/mse": float(mse), "loss/mmd": float(mmd), "loss/wae": float(loss)})
+        self.plateaus["wae"].observe(loss.item())
+        metrics.update({"loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()})
 
         # -- MCNN --
         terms = mcnn_losses(self.nets["mcnn"], batch["mcnn_mel"], batch["mcnn_wave"], self.cfg)
@@ -195,8 +196,8 @@ class NDMRecipe(Recipe):
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.mcnn.parameters(), t.grad_clip)
         opt.step()
-        self.plateaus["mcnn"].observe(float(terms["loss/mcnn"]))
-        metrics.update({k: float(v) for k, v in terms.items()})
+        metrics.update({k: v.item() for k, v in terms.items()})
+        self.plateaus["mcnn"].observe(metrics["loss/mcnn"])
         metrics["lr/wae"] = self.plateaus["wae"].lr()
         metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
         return metrics
@@ -292,15 +293,20 @@ def encode_features(wae: CWAE, mels: torch.Tensor, labels: torch.Tensor, n_class
 # ---- data --------------------------------------------------------------------------------------
 
 
-def balanced_batch(train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int,
+def class_pools(labels: torch.Tensor, n_classes: int) -> list[torch.Tensor]:
+    """Indices of each class present in ``labels`` (absent classes are left out)."""
+    pools = [torch.nonzero(labels == c).flatten() for c in range(n_classes)]
+    return [pool for pool in pools if len(pool)]
+
+
+def balanced_batch(train: feats.FeatureSet, per_class: int, mcnn_batch: int, pools: list[torch.Tensor],
                    generator: torch.Generator) -> dict[str, torch.Tensor]:
     """One training batch drawn with ``generator`` (all randomness from it: resume-exact).
 
     Returns ``{"mel": [C' * per_class, n_mels, N], "label": [C' * per_class], "mcnn_mel": [Bm, n_mels,
     N], "mcnn_wave": [Bm, length]}`` where C' counts the classes present in the split.
     """
-    pools = [torch.nonzero(train.labels == c).flatten() for c in range(n_classes)]
-    picks = [pool[torch.randint(len(pool), (per_class,), generator=generator)] for pool in pools if len(pool)]
+    picks = [pool[torch.randint(len(pool), (per_class,), generator=generator)] for pool in pools]
     idx = torch.cat(picks)
     midx = torch.randint(len(train), (mcnn_batch,), generator=generator)
     return {"mel": train.mels[idx], "label": train.labels[idx], "mcnn_mel": train.mels[midx],
@@ -312,13 +318,13 @@ class BalancedBatches:
 
     def __init__(self, train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int) -> None:
         if len(train) == 0:
-            from drumsynth.errors import DrumsynthError
             raise DrumsynthError("the training split is empty")
-        self.train, self.per_class, self.mcnn_batch, self.n_classes = train, per_class, mcnn_batch, n_classes
+        self.train, self.per_class, self.mcnn_batch = train, per_class, mcnn_batch
+        self.pools = class_pools(train.labels, n_classes)
 
     def __call__(self, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
         while True:
-            yield balanced_batch(self.train, self.per_class, self.mcnn_batch, self.n_classes, generator)
+            yield balanced_batch(self.train, self.per_class, self.mcnn_batch, self.pools, generator)
 
 
 class ValidBatches:
