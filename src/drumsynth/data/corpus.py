@@ -43,7 +43,8 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 # ----------------------------------------------------------------------------- near-duplicate constants
 DUP_CORRELATION = 0.99     # peak-normalised waveforms correlating above this are the same hit
-DUP_PREFILTER = 0.90       # spectral-fingerprint correlation that triggers the waveform check
+DUP_PREFILTER = 0.80       # attack correlation (11.025 kHz, first 93 ms) that triggers the full check
+PREFILTER_RATE, PREFILTER_SAMPLES, PREFILTER_LAG = 11025, 1024, 16
 DUP_WINDOW_SECONDS = 0.3   # compared span after the onset
 DUP_MAX_LAG_SECONDS = 0.005
 
@@ -634,35 +635,43 @@ class UnionFind:
         return dict(out)
 
 
-def spectral_fingerprint(wave: np.ndarray, sr: int = CACHE_SR) -> np.ndarray:
-    """Gain-invariant summary of the attack: log energies of 24 bands (100 Hz - 10 kHz) in 15 frames of
-    23 ms over the first 186 ms, mean-removed and unit-norm -> float32 [360]."""
-    n_fft, hop, frames = 1024, 512, 15
-    x = np.zeros(n_fft + hop * (frames - 1), dtype=np.float32)
-    seg = wave[: x.size]
-    x[: seg.size] = seg
-    idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
-    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    edges = np.geomspace(100.0, 10000.0, 25)
-    band = np.searchsorted(edges, freqs) - 1
-    energies = np.stack([spec[:, band == b].sum(axis=1) for b in range(24)], axis=1)
-    f = np.log10(energies + 1e-8).ravel()
-    f = f - f.mean()
-    return (f / (np.linalg.norm(f) + 1e-12)).astype(np.float32)
+def _onset_matrix(items: Sequence[Decoded], rate: int = PREFILTER_RATE, n: int = PREFILTER_SAMPLES,
+                  pad: int = PREFILTER_LAG) -> np.ndarray:
+    """The first ``n`` samples after the onset of every sound at ``rate``, unit-norm, zero-padded by
+    ``pad`` on both sides -> float32 [N, n + 2 pad]."""
+    out = np.zeros((len(items), n + 2 * pad), dtype=np.float32)
+    span = int(np.ceil(n * CACHE_SR / rate)) + 64
+    for i, d in enumerate(items):
+        w = resample(d.wave[:span], CACHE_SR, rate)[:n]
+        out[i, pad:pad + len(w)] = w / (np.linalg.norm(w) + 1e-12)
+    return out
+
+
+def candidate_pairs(items: Sequence[Decoded], threshold: float = DUP_PREFILTER) -> list[tuple[int, int]]:
+    """Pairs (i < j) whose attacks correlate above ``threshold`` at 11.025 kHz over lags of +-1.5 ms.
+
+    A cheap screen (one matrix product per lag) before :func:`waveform_similarity` on the survivors.
+    """
+    x = _onset_matrix(items)
+    core = x[:, PREFILTER_LAG:PREFILTER_LAG + PREFILTER_SAMPLES]
+    best = np.full((len(items), len(items)), -1.0, dtype=np.float32)
+    for lag in range(-PREFILTER_LAG, PREFILTER_LAG + 1):
+        np.maximum(best, core @ x[:, PREFILTER_LAG + lag:PREFILTER_LAG + lag + PREFILTER_SAMPLES].T, out=best)
+    best = np.maximum(best, best.T)
+    rows, cols = np.nonzero(np.triu(best, k=1) > threshold)
+    return list(zip(rows.tolist(), cols.tolist(), strict=True))
 
 
 def waveform_similarity(a: np.ndarray, b: np.ndarray, sr_a: int, sr_b: int) -> float:
     """Max normalised cross-correlation of two stored sounds over lags of +-5 ms.
 
-    Both are compared over their common first ``DUP_WINDOW_SECONDS`` at the lower of their original
-    bandwidths (a 22.05 kHz copy of a 44.1 kHz sample has nothing above 11 kHz to match).
+    Compared over their common first ``DUP_WINDOW_SECONDS``, band-limited to half the lower original
+    Nyquist frequency: the top octave of a resampled copy is where resampling filters (and aliasing)
+    differ, so a 22.05 kHz copy of a 44.1 kHz sample is compared at 11.025 kHz.
     """
-    rate = min(int(sr_a), int(sr_b), CACHE_SR)
+    rate = min(int(sr_a), int(sr_b), CACHE_SR) // 2
     n = min(len(a), len(b), int(DUP_WINDOW_SECONDS * CACHE_SR))
-    x, y = a[:n], b[:n]
-    if rate < CACHE_SR:
-        x, y = resample(x, CACHE_SR, rate), resample(y, CACHE_SR, rate)
+    x, y = resample(a[:n], CACHE_SR, rate), resample(b[:n], CACHE_SR, rate)
     lag = int(DUP_MAX_LAG_SECONDS * rate)
     size = 1 << int(np.ceil(np.log2(len(x) + len(y))))
     xc = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)
@@ -677,7 +686,8 @@ def _keep_order(d: Decoded) -> tuple:
 
 
 def find_duplicates(items: Sequence[Decoded], *, threshold: float = DUP_CORRELATION) -> UnionFind:
-    """Cluster identical (same hash) and near-identical (correlation > ``threshold``) sounds."""
+    """Cluster identical (same hash) and near-identical sounds: the same hit at another gain, rate or
+    trim (:func:`waveform_similarity` above ``threshold`` for a pair passing :func:`candidate_pairs`)."""
     uf = UnionFind()
     by_hash: dict[str, int] = {}
     for i, d in enumerate(items):
@@ -689,10 +699,7 @@ def find_duplicates(items: Sequence[Decoded], *, threshold: float = DUP_CORRELAT
     reps = sorted(by_hash.values())
     if len(reps) < 2:
         return uf
-    fp = np.stack([spectral_fingerprint(items[i].wave) for i in reps])
-    sim = fp @ fp.T
-    rows, cols = np.nonzero(np.triu(sim, k=1) > DUP_PREFILTER)
-    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+    for r, c in candidate_pairs([items[i] for i in reps]):
         a, b = items[reps[r]], items[reps[c]]
         if uf.find(reps[r]) == uf.find(reps[c]):
             continue

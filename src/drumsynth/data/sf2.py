@@ -322,12 +322,26 @@ class SoundFont:
         return self.read_frames(sh.start if start is None else start, sh.end if end is None else end)
 
     def stereo_partner(self, index: int) -> int | None:
-        """The linked other half of a stereo sample, when the link is valid and reciprocal."""
+        """The other half of a left/right sample, or ``None`` for mono samples.
+
+        The ``sampleLink`` field when it is valid and reciprocal; otherwise (FluidR3 leaves every link
+        at 0) a neighbouring sample of the opposite side with the same length and rate.
+        """
         sh = self.samples[index]
-        if not sh.is_stereo_half or not 0 <= sh.link < len(self.samples) or sh.link == index:
+        if not sh.is_stereo_half:
             return None
-        other = self.samples[sh.link]
-        return sh.link if other.is_stereo_half and other.link == index else None
+        if 0 <= sh.link < len(self.samples) and sh.link != index:
+            other = self.samples[sh.link]
+            if other.is_stereo_half and other.link == index:
+                return sh.link
+        side = sh.type & (SAMPLE_LEFT | SAMPLE_RIGHT)
+        for j in (index + 1, index - 1) if side == SAMPLE_LEFT else (index - 1, index + 1):
+            if 0 <= j < len(self.samples):
+                other = self.samples[j]
+                if (other.type & (SAMPLE_LEFT | SAMPLE_RIGHT)) not in (0, side) \
+                        and other.end - other.start == sh.end - sh.start and other.sample_rate == sh.sample_rate:
+                    return j
+        return None
 
     def read_zone_mono(self, zone: Zone) -> tuple[np.ndarray, int]:
         """The zone's sample mixed down to mono with its stereo partner (if any).

@@ -26,7 +26,7 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 class EMA:
-    """Shadow copy ``θ_ema ← decay · θ_ema + (1 − decay) · θ`` of every floating parameter and buffer.
+    """Shadow copy ``θ_ema ← decay · θ_ema + (1 − decay) · θ`` of every float parameter and buffer.
 
     Integer buffers (BatchNorm's ``num_batches_tracked``) are copied, not averaged. The shadow is a
     full module (``self.module``, eval mode, no gradients) so it can be run directly for previews.

@@ -159,7 +159,8 @@ class Trainer:
     out_dir : run folder; an existing ``resume.pt`` there is continued unless ``resume=False``
     max_steps : total training steps, counted from the start of the run (not from the resume)
     log_every, checkpoint_every, preview_every, valid_every : cadence in steps (0 = never). The last
-        step always logs and checkpoints; previews and validation also run on the last step when on.
+        step always logs and checkpoints; previews and validation also run on it when enabled. A
+        signal's step logs and checkpoints only.
     preview_n : sounds per preview
     valid_data : ``() -> Iterable[batch]``, a fresh finite pass over validation data per call
     ema_decay : decay of the EMA copies of ``recipe.ema_modules()``
@@ -324,15 +325,18 @@ class Trainer:
 
             # Every rank must agree to stop at the same step: saving gathers all ranks' RNG states.
             stop = dist_utils.any_rank(self._stop_signal is not None)
-            last = step == self.max_steps or stop
-            if self._due(step, self.log_every) or last:
+            final = step == self.max_steps
+            if self._due(step, self.log_every) or final or stop:
                 self._log(step, window, bar)
                 window = {}
-            if self.rank == 0 and (self._due(step, self.valid_every) or (last and self.valid_every)):
+            # A stop request skips validation and previews: SIGTERM comes with a short grace period.
+            if self.rank == 0 and not stop and (self._due(step, self.valid_every)
+                                                or (final and self.valid_every)):
                 self._validate(step)
-            if self.rank == 0 and (self._due(step, self.preview_every) or (last and self.preview_every)):
+            if self.rank == 0 and not stop and (self._due(step, self.preview_every)
+                                                or (final and self.preview_every)):
                 self._preview(step)
-            if self._due(step, self.checkpoint_every) or last:
+            if self._due(step, self.checkpoint_every) or final or stop:
                 self._save(step)
             bar.update(1)
             if stop:

@@ -33,8 +33,7 @@ from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.config import Config, check, mcnn_kwargs, mel_kwargs, wae_kwargs
 from drumsynth.models.ndm.controls import pca_fit
-from drumsynth.models.ndm.mcnn import (MCNN, log_spectral_convergence, mask_target,
-                                       spectral_convergence)
+from drumsynth.models.ndm.mcnn import MCNN, log_spectral_convergence, mask_target, spectral_convergence
 from drumsynth.models.ndm.wae import CWAE, class_mmd
 from drumsynth.train.recipe import Metrics, Recipe
 

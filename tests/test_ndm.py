@@ -1,0 +1,358 @@
+"""Neural Drum Machine family: MMD estimator, conditional BN, MCNN mask and training, PCA controls,
+presets, and the release-checkpoint round trip through the family contract."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from conftest import synth_hit
+from drumsynth.data.cache import load_cache, write_cache
+from drumsynth.data.taxonomy import CLASSES
+from drumsynth.errors import DrumsynthError
+from drumsynth.models import build_family_config, family_module
+from drumsynth.models.ndm import controls
+from drumsynth.models.ndm.features import mel as mel_of
+from drumsynth.models.ndm.mcnn import mask_target, spectral_convergence
+from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, one_hot
+from drumsynth.models.ndm.wae import ConditionalBatchNorm, class_mmd, imq_kernel, mmd_imq
+from drumsynth.train import Trainer, load_checkpoint, seed_everything
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared 2-core machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ---- MMD -------------------------------------------------------------------------------------------
+
+
+def test_mmd_is_near_zero_for_one_distribution_and_grows_with_a_mean_shift():
+    g = torch.Generator().manual_seed(0)
+    d, n = 8, 400
+    a = torch.randn(n, d, generator=g)
+    b = torch.randn(n, d, generator=g)
+    same = float(mmd_imq(a, b))
+    assert abs(same) < 5e-3
+    values = [float(mmd_imq(a + shift, b)) for shift in (0.25, 0.5, 1.0, 2.0)]
+    assert values[0] > same + 1e-3
+    assert all(x < y for x, y in zip(values, values[1:])), values
+
+
+def test_mmd_matches_a_brute_force_double_loop():
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    p = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    scales = (0.5, 1.0, 2.0)
+    expected = 0.0
+    for s in scales:
+        c = 2.0 * 3 * s
+
+        def k(x, y, c=c):
+            return c / (c + float(((x - y) ** 2).sum()))
+
+        n, m = len(z), len(p)
+        expected += sum(k(z[i], z[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        expected += sum(k(p[i], p[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        expected -= 2.0 * sum(k(z[i], p[j]) for i in range(n) for j in range(m)) / (n * m)
+    assert float(mmd_imq(z, p, scales)) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    # the kernel itself: k(x, x) = 1 and the IMQ form
+    assert torch.allclose(imq_kernel(z, z, 6.0).diagonal(), torch.ones(5, dtype=torch.float64))
+
+
+def test_class_mmd_is_the_mean_of_per_class_mmds():
+    g = torch.Generator().manual_seed(2)
+    labels = torch.tensor([2, 0, 1, 0, 2, 1, 1, 0, 2])
+    z = torch.randn(9, 4, generator=g)
+    prior = torch.randn(9, 4, generator=g)
+    got = class_mmd(z, labels, prior)
+    # prior samples are taken in order, as many per class as it has codes
+    expected = torch.stack([mmd_imq(z[labels == c], prior[3 * i:3 * i + 3])
+                            for i, c in enumerate(range(3))]).mean()
+    assert torch.allclose(got, expected)
+    with pytest.raises(ValueError):
+        class_mmd(z[:8], labels[:8], prior[:8])  # unbalanced
+
+
+# ---- conditional batch norm ------------------------------------------------------------------------
+
+
+def test_conditional_batch_norm_uses_the_class_parameters():
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm(4, 3, dims=2)
+    with torch.no_grad():
+        cbn.gamma.copy_(torch.randn(3, 4))
+        cbn.beta.copy_(torch.randn(3, 4))
+    x = torch.randn(6, 4, 5, 7)
+    for k in range(3):
+        labels = one_hot(torch.full((6,), k), 3)
+        expected = F.batch_norm(x, None, None, weight=cbn.gamma[k], bias=cbn.beta[k], training=True)
+        assert torch.allclose(cbn(x, labels), expected, atol=1e-5)
+    # soft weights mix gamma and beta linearly
+    w = torch.tensor([[0.25, 0.75, 0.0]]).expand(6, 3)
+    mixed = F.batch_norm(x, None, None, weight=0.25 * cbn.gamma[0] + 0.75 * cbn.gamma[1],
+                         bias=0.25 * cbn.beta[0] + 0.75 * cbn.beta[1], training=True)
+    assert torch.allclose(cbn(x, w), mixed, atol=1e-5)
+    # eval mode uses the running statistics, per class as well
+    cbn.eval()
+    labels = one_hot(torch.full((6,), 2), 3)
+    expected = F.batch_norm(x, cbn.bn.running_mean, cbn.bn.running_var, weight=cbn.gamma[2],
+                            bias=cbn.beta[2], training=False)
+    assert torch.allclose(cbn(x, labels), expected, atol=1e-5)
+
+
+# ---- MCNN --------------------------------------------------------------------------------------------
+
+
+def _tiny_config(**overrides):
+    return build_family_config("ndm", "tiny", overrides=[f"{k}={v}" for k, v in overrides.items()])
+
+
+def _hits(n: int, length: int, sr: int = 22050) -> torch.Tensor:
+    kinds = ["kick", "snare", "hihat_closed", "tom"]
+    waves = np.zeros((n, length), dtype=np.float32)
+    for i in range(n):
+        hit = synth_hit(kinds[i % len(kinds)], sr=sr, seconds=0.15 + 0.05 * (i % 3), seed=i)
+        waves[i, :min(length, len(hit))] = hit[:length]
+    waves /= np.abs(waves).max(1, keepdims=True)
+    return torch.from_numpy(waves)
+
+
+def test_binarised_mask_zeroes_the_padded_tail():
+    cfg = _tiny_config()
+    torch.manual_seed(0)
+    _, mcnn = build_modules(cfg)
+    mcnn.eval()
+    wave = _hits(2, cfg.data.length)
+    wave[:, 2000:] = 0.0  # padding
+    mel = mel_of(wave, cfg.data)
+    silent_from = 2000 // cfg.data.hop_length + cfg.data.n_fft // (2 * cfg.data.hop_length) + 1
+    assert float(mel[:, :, silent_from:].abs().max()) == 0.0
+    with torch.no_grad():
+        signal, logit = mcnn(mel)
+        out = mcnn.infer(mel, cfg.data.length)
+    # Bias-free layers: all-zero frames give exactly zero signal and mask logit, sigma(0) = 0.5 is
+    # binarised to 0, so beyond the filters' reach the output is exactly silent.
+    reach = 2 * ((cfg.mcnn.width - 1) // 2) * 2 ** cfg.mcnn.layers  # generous receptive field
+    tail = silent_from * cfg.data.hop_length + reach
+    assert tail < cfg.data.length
+    assert float(logit[:, tail:].abs().max()) == 0.0
+    assert float(out[:, tail:].abs().max()) == 0.0
+    # wherever the binarised mask is off, the output is zero; the output never leaves [-1, 1]
+    off = (logit[:, :cfg.data.length] <= 0)
+    assert float(out[off].abs().max()) == 0.0
+    assert float(out.abs().max()) <= 1.0
+    assert out.shape == (2, cfg.data.length)
+
+
+def test_mask_target_marks_sound_and_not_padding():
+    wave = torch.zeros(1, 1000)
+    wave[0, 100:300] = torch.sin(torch.arange(200) * 0.3)
+    mask = mask_target(wave, window=31, threshold_db=-60.0)
+    assert mask[0, 110:290].all()
+    assert not mask[0, 400:].any()
+    assert not mask[0, :80].any()
+
+
+def test_mcnn_reduces_spectral_convergence_on_a_fixed_batch():
+    cfg = _tiny_config()
+    torch.manual_seed(0)
+    _, mcnn = build_modules(cfg)
+    wave = _hits(4, cfg.data.length)
+    mel = mel_of(wave, cfg.data)
+    with torch.no_grad():
+        mcnn.input_gain.fill_(1.0 / float(mel.pow(2).mean().sqrt()))
+    opt = torch.optim.Adam(mcnn.parameters(), lr=3e-3)
+    history = []
+    for _ in range(40):
+        terms = mcnn_losses(mcnn, mel, wave, cfg)
+        history.append(terms["loss/sc"].item())
+        opt.zero_grad()
+        terms["loss/mcnn"].backward()
+        opt.step()
+    with torch.no_grad():
+        final = mcnn_losses(mcnn, mel, wave, cfg)
+    assert float(final["loss/sc"]) < 0.8 * history[0], history
+    assert float(final["loss/mcnn"]) < float(mcnn_losses(build_modules(cfg)[1], mel, wave, cfg)["loss/mcnn"])
+
+
+def test_spectral_convergence_of_a_half_scaled_mel_is_one_half():
+    mel = torch.rand(2, 8, 5) + 0.1
+    assert float(spectral_convergence(mel, 0.5 * mel)) == pytest.approx(0.5, rel=1e-6)
+
+
+# ---- PCA controls ------------------------------------------------------------------------------------
+
+
+def test_pca_round_trip_and_controls():
+    g = torch.Generator().manual_seed(3)
+    d = 6
+    basis = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))[0][:, :3].T.float()
+    coeffs = torch.randn(120, 3, generator=g) * torch.tensor([3.0, 2.0, 1.0])
+    z = 0.5 + coeffs @ basis
+    labels = torch.arange(120) % 2
+    pca = controls.pca_fit(z, labels, ("a", "b", "c"), 3)
+    assert set(pca["classes"]) == {"a", "b", "c"}
+    overall = pca["overall"]
+    # points in the span come back exactly
+    coords = controls.pca_coords(overall, z)
+    assert torch.allclose(controls.pca_latent(overall, coords), z, atol=1e-4)
+    # components are orthonormal and ordered by spread
+    comps = overall["components"]
+    assert torch.allclose(comps @ comps.T, torch.eye(3), atol=1e-5)
+    assert overall["std"][0] > overall["std"][1] > overall["std"][2]
+    # the controls: centre = class mean; p1 = 1 walks range_std standard deviations along v1
+    centre = controls.latent_from_controls(pca, "a", 0.0, 0.0, 0.0, 2.0)
+    assert torch.allclose(centre, pca["classes"]["a"]["mean"])
+    edge = controls.latent_from_controls(pca, "a", 1.0, 0.0, 0.0, 2.0)
+    entry = pca["classes"]["a"]
+    assert torch.allclose(edge - centre, 2.0 * entry["std"][0] * entry["components"][0], atol=1e-5)
+    back = controls.controls_from_latent(pca, "a", controls.latent_from_controls(pca, "a", 0.3, -0.7, 0.2, 1.5), 1.5)
+    assert torch.allclose(back, torch.tensor([0.3, -0.7, 0.2]), atol=1e-4)
+    # class "c" has no encodings: it borrows the overall directions
+    assert torch.allclose(pca["classes"]["c"]["components"], comps)
+    with pytest.raises(DrumsynthError):
+        controls.latent_from_controls(pca, "a", 1.5, 0.0)
+    with pytest.raises(DrumsynthError):
+        controls.latent_from_controls(pca, "nope", 0.0, 0.0)
+
+
+def test_crop_cuts_and_fades_only_where_it_cuts():
+    wave = torch.ones(1000)
+    out = controls.crop(wave, 0.0, 0.5, fade=10)
+    assert out.shape == (500,)
+    assert out[0] == 1.0 and out[-1] == 0.0
+    out = controls.crop(wave, 0.25, 1.0, fade=10)
+    assert out.shape == (750,) and out[0] == 0.0 and out[-1] == 1.0
+    assert torch.equal(controls.crop(wave), wave)
+    with pytest.raises(DrumsynthError):
+        controls.crop(wave, 0.6, 0.4)
+
+
+# ---- presets and the family contract ---------------------------------------------------------------
+
+
+def _synthetic_cache(tmp_path, per_class_train: int = 3, per_class_valid: int = 1):
+    records, waves = [], []
+    kinds = {"kick": "kick", "snare": "snare", "clap": "clap", "hihat_closed": "hihat_closed",
+             "hihat_open": "hihat_open", "cymbal": "cymbal", "tom": "tom", "perc": "perc"}
+    i = 0
+    for label in CLASSES:
+        for split, count in (("train", per_class_train), ("valid", per_class_valid)):
+            for _ in range(count):
+                waves.append(synth_hit(kinds[label], seconds=0.2 + 0.05 * (i % 3), seed=i))
+                records.append({"id": f"s{i}", "path": f"kit/{label}_{i}.wav", "source": "synthetic",
+                                "kit": f"kit{i % 2}" if split == "train" else "vkit", "instrument": label,
+                                "label": label, "split": split, "licence": "CC0"})
+                i += 1
+    write_cache(tmp_path / "cache", records, waves)
+    return load_cache(tmp_path / "cache")
+
+
+def test_family_contract_surface():
+    module = family_module("ndm")
+    assert module.FAMILY == "ndm"
+    for name in ("Config", "build_recipe", "data_factories", "load_model"):
+        assert hasattr(module, name)
+    cfg = build_family_config("ndm", "cpu", overrides=["train.max_steps=7"])
+    assert cfg.train.max_steps == 7 and cfg.data.n_mels == 512 and cfg.data.length == 22015
+    with pytest.raises(DrumsynthError):
+        build_family_config("ndm", "tiny", overrides=["model.nope=1"])
+    with pytest.raises(DrumsynthError):
+        build_modules(build_family_config("ndm", "tiny", overrides=["mcnn.layers=5"]))
+
+
+def test_tiny_trains_and_gradients_reach_every_parameter(tmp_path):
+    module = family_module("ndm")
+    cfg = build_family_config("ndm", "tiny")
+    cache = _synthetic_cache(tmp_path)
+    seed_everything(0)
+    recipe = module.build_recipe(cfg, cache)
+    train_factory, valid_factory = module.data_factories(cfg, cache, 0, 1)
+    batch = next(iter(train_factory(torch.Generator().manual_seed(0))))
+    assert batch["mel"].shape == (8 * cfg.train.per_class, cfg.data.n_mels, 1 + cfg.data.length // cfg.data.hop_length)
+    assert torch.equal(batch["label"].bincount(), torch.full((8,), cfg.train.per_class))
+    for m in recipe.modules().values():
+        m.train()
+        m.zero_grad()
+    # one forward + backward of both losses, no optimiser step, to inspect the gradients
+    x = recipe.wae.normalise(batch["mel"])
+    x_hat, z = recipe.wae(x, one_hot(batch["label"], 8))
+    prior = torch.randn_like(z)
+    loss = F.mse_loss(x_hat, x) + cfg.train.beta * class_mmd(z, batch["label"], prior)
+    loss = loss + mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg)["loss/mcnn"]
+    loss.backward()
+    for module_name, m in recipe.modules().items():
+        for name, p in m.named_parameters():
+            assert p.grad is not None and float(p.grad.abs().sum()) > 0, f"{module_name}.{name} got no gradient"
+    # train_step returns finite group/name metrics
+    metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
+    assert {"loss/mse", "loss/mmd", "loss/wae", "loss/sc", "loss/sc_log", "loss/mask", "loss/mcnn"} <= set(metrics)
+    assert all(math.isfinite(v) for v in metrics.values())
+    with torch.no_grad():
+        valid = recipe.validate(recipe.modules(), valid_factory())
+    assert {"valid/mel_mse", "valid/sc", "valid/loss"} <= set(valid)
+
+
+@pytest.mark.parametrize("preset", ["cpu", "paper"])
+def test_big_presets_build_and_generate_one_hit(preset):
+    cfg = build_family_config("ndm", preset)
+    torch.manual_seed(0)
+    recipe = NDMRecipe(cfg, None)
+    from drumsynth.models.ndm.model import NDMModel
+
+    model = NDMModel(cfg, recipe.wae, recipe.mcnn)
+    wave = model.generate(model.sample_latent(1, torch.Generator().manual_seed(0)), model.class_weights("kick"))
+    assert wave.shape == (1, 22015) and model.sample_rate == 22050 and model.latent_dim == 64
+    assert torch.isfinite(wave).all() and float(wave.abs().max()) <= 1.0
+
+
+def test_release_checkpoint_round_trip(tmp_path):
+    module = family_module("ndm")
+    cfg = build_family_config("ndm", "tiny", overrides=["train.max_steps=4", "train.checkpoint_every=4",
+                                                        "train.valid_every=4"])
+    cache = _synthetic_cache(tmp_path)
+    seed_everything(0)
+    recipe = module.build_recipe(cfg, cache)
+    train_data, valid_data = module.data_factories(cfg, cache, 0, 1)
+    result = Trainer(recipe, train_data, tmp_path / "run", max_steps=4, log_every=2, checkpoint_every=4,
+                     valid_every=4, valid_data=valid_data, progress=False, seed=0).fit()
+    assert result.step == 4
+    release = load_checkpoint(tmp_path / "run" / "release.pt", kind="release")
+    assert release["family"] == "ndm" and "pca" in release["extra"]
+    model = module.load_model(release)
+    assert model.classes == CLASSES and model.sample_rate == 22050
+    # identical output for a seed: the reloaded model vs the trained modules
+    gen = torch.Generator().manual_seed(42)
+    z = model.sample_latent(3, gen)
+    labels = torch.eye(8)[[0, 3, 7]]
+    again = module.load_model(load_checkpoint(tmp_path / "run" / "release.pt"))
+    from drumsynth.models.ndm.model import NDMModel
+
+    live = NDMModel(cfg, recipe.wae, recipe.mcnn, pca=release["extra"]["pca"])
+    out = model.generate(z, labels)
+    assert out.shape == (3, cfg.data.length)
+    assert torch.equal(out, again.generate(z, labels))
+    assert torch.equal(out, live.generate(z, labels))
+    # encode a hit, and the seed's interface: PCA controls + class menu + crop
+    code = model.encode(_hits(2, 5000), labels[:2])
+    assert code.shape == (2, cfg.model.latent_dim)
+    hit = model.from_controls("snare", 0.5, -0.5, 0.1, 2.0, crop=(0.0, 0.5))
+    assert hit.shape == (round(0.5 * cfg.data.length),) and torch.isfinite(hit).all()
+    # Griffin-Lim baseline inverter
+    gl = model.invert(model.decode_mel(z[:1], labels[:1]), method="griffin_lim", n_iter=2)
+    assert gl.shape == (1, cfg.data.length)
+    # the PCA in the checkpoint is the one of the trained encoder's training-set codes
+    mels = recipe.train_set.mels
+    from drumsynth.models.ndm.recipe import encode_features
+
+    codes = encode_features(recipe.wae, mels, recipe.train_set.labels, 8)
+    assert torch.allclose(release["extra"]["pca"]["overall"]["mean"], codes.mean(0), atol=1e-5)
