@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from drumsynth.audio.io import AUDIO_SUFFIXES, load_audio
 from drumsynth.audio.resample import resample
 from drumsynth.data import labelling
 from drumsynth.data.cache import CACHE_SR, SPLITS, Cache, write_cache
 from drumsynth.data.hydrogen import find_kits, read_drumkit
-from drumsynth.data.sf2 import SoundFont, read_sf2
+from drumsynth.data.sf2 import SampleHeader, SoundFont, read_sf2
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 
@@ -43,6 +44,7 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 # ----------------------------------------------------------------------------- near-duplicate constants
 DUP_CORRELATION = 0.99     # peak-normalised waveforms correlating above this are the same hit
+RELATED_CORRELATION = 0.98  # above this (different kits): near-copies, kept but their kits are tied
 DUP_PREFILTER = 0.80       # attack correlation (11.025 kHz, first 93 ms) that triggers the full check
 PREFILTER_RATE, PREFILTER_SAMPLES, PREFILTER_LAG = 11025, 1024, 16
 DUP_WINDOW_SECONDS = 0.3   # compared span after the onset
@@ -84,6 +86,14 @@ HYDROGEN_KITS = {  # kit folder -> (package, licence)
     "GMRockKit": ("hydrogen-data", "GPL-2+"),
     "TR808EmulationKit": ("hydrogen-data", "GPL-2+"),
 }
+# Kits and files whose names do not describe their sounds (flagged by a spectral-centroid check per class).
+SKIPPED_KITS = {
+    "rumpf_kit_z01_h2": "instrument names are General MIDI slots given to found-object samples "
+                        "('beats_*'): its 'cymbal' and 'high tom' sit below 100 Hz",
+}
+MISLABELLED = {
+    "Audiophob/122557__anillogic__trimo-c3.wav": "a pitched synth note (C3) in the cowbell slot",
+}
 SF2_FILES = {  # file name -> (package, every preset is a drum kit)
     "FluidR3_GM.sf2": ("fluid-soundfont-gm", False),
     "TimGM6mb.sf2": ("timgm6mb-soundfont", False),
@@ -115,8 +125,11 @@ def _system_sources(prefix: Path) -> list[Source]:
     share = prefix / "usr" / "share"
     out: list[Source] = []
     for kit in find_kits(share / "hydrogen" / "data" / "drumkits"):
-        package, licence = HYDROGEN_KITS.get(kit.name, ("hydrogen-drumkits", ""))
-        out.append(Source(package, "hydrogen", kit, licence))
+        # Only the kits these packages ship: other packages (hydrogen-drumkits-effects: guitar strums)
+        # and users install kits there too, and the corpus must be the same on every machine.
+        if kit.name in HYDROGEN_KITS:
+            package, licence = HYDROGEN_KITS[kit.name]
+            out.append(Source(package, "hydrogen", kit, licence))
     for name, (package, all_presets) in SF2_FILES.items():
         path = share / "sounds" / "sf2" / name
         if path.is_file():
@@ -243,8 +256,10 @@ def _audio_loader(path: Path) -> Callable[[], tuple[np.ndarray, int]]:
 
 def _scan_hydrogen(src: Source) -> Scan:
     """One candidate per layer of every labelled instrument of a kit."""
-    kit = read_drumkit(src.path)
     kit_id = f"hydrogen/{src.path.name}"
+    if src.path.name in SKIPPED_KITS:
+        return [], [Exclusion(src.package, kit_id, "*", str(src.path), SKIPPED_KITS[src.path.name])]
+    kit = read_drumkit(src.path)
     licence = src.licence or kit.license or "unknown"
     authors = set(author_keys(kit.author))
     for ins in kit.instruments:
@@ -260,8 +275,9 @@ def _scan_hydrogen(src: Source) -> Scan:
             stems = " ".join(Path(lay.filename).stem for lay in ins.layers)
             label, reason = labelling.match_name(labelling.strip_words(stems, kit.name))
         for i, lay in enumerate(ins.layers):
-            if label is None:
-                excl.append(Exclusion(src.package, kit_id, ins.name, str(lay.path), reason))
+            bad = MISLABELLED.get(f"{src.path.name}/{lay.filename}")
+            if label is None or bad:
+                excl.append(Exclusion(src.package, kit_id, ins.name, str(lay.path), bad or reason))
                 continue
             cands.append(Candidate(
                 source=src.package, kits=(kit_id,), instrument=ins.name, label=label, licence=licence,
@@ -326,10 +342,9 @@ def _scan_sf2(src: Source) -> Scan:
                 canon = z.sample if partner is None else min(z.sample, partner)
                 unit = (canon, z.start - sh.start, z.end - sh.end)
                 uses[unit].append((kit_id, klo, label, z))
-    cands = []
     names = Counter(sf.samples[u[0]].name for u in uses)
-    for unit in sorted(uses):
-        cands.append(_sf2_candidate(sf, src, unit, uses[unit], authors, unique_name=names[sf.samples[unit[0]].name] == 1))
+    cands = [_sf2_candidate(sf, src, unit, uses[unit], authors, unique_name=names[sf.samples[unit[0]].name] == 1)
+             for unit in sorted(uses)]
     return cands, _dedupe_exclusions(excl)
 
 
@@ -356,7 +371,7 @@ def _sf2_candidate(sf: SoundFont, src: Source, unit: tuple[int, int, int], uses:
                "sf2_instrument": zone.instrument, "looped": looped})
 
 
-def _loop_fraction(sh) -> float:
+def _loop_fraction(sh: SampleHeader) -> float:
     """Share of a sample's frames inside its loop (a single-cycle waveform is close to 1)."""
     return (sh.loop_end - sh.loop_start) / max(1, sh.end - sh.start)
 
@@ -589,8 +604,6 @@ class Decoded:
 
 def decode_candidates(cands: Sequence[Candidate], *, progress: bool = True) -> tuple[list[Decoded], list[dict]]:
     """Decode and prepare every candidate; failures (unreadable, silent, too short) are listed, not raised."""
-    from tqdm import tqdm
-
     out, failures = [], []
     for c in tqdm(cands, desc="decoding", unit="hit", file=sys.stderr, disable=not progress):
         try:
@@ -600,7 +613,8 @@ def decode_candidates(cands: Sequence[Candidate], *, progress: bool = True) -> t
             failures.append({"path": c.path, "source": c.source, "kit": c.kit, "error": str(err)})
             continue
         except (OSError, ValueError) as err:  # corrupt data slipping past a reader's own checks
-            failures.append({"path": c.path, "source": c.source, "kit": c.kit, "error": f"{type(err).__name__}: {err}"})
+            failures.append({"path": c.path, "source": c.source, "kit": c.kit,
+                             "error": f"{type(err).__name__}: {err}"})
             continue
         out.append(Decoded(c, prepared, peak, int(sr), audio_hash(prepared)))
     return out, failures
@@ -635,14 +649,15 @@ class UnionFind:
         return dict(out)
 
 
-def _onset_matrix(items: Sequence[Decoded], rate: int = PREFILTER_RATE, n: int = PREFILTER_SAMPLES,
-                  pad: int = PREFILTER_LAG) -> np.ndarray:
-    """The first ``n`` samples after the onset of every sound at ``rate``, unit-norm, zero-padded by
-    ``pad`` on both sides -> float32 [N, n + 2 pad]."""
+def _onset_matrix(items: Sequence[Decoded], offset: int = 0) -> np.ndarray:
+    """The first ``PREFILTER_SAMPLES`` after the onset of every sound at ``PREFILTER_RATE`` (starting
+    ``offset`` samples of 44.1 kHz later), unit-norm, zero-padded by ``PREFILTER_LAG`` on both sides
+    -> float32 [N, PREFILTER_SAMPLES + 2 PREFILTER_LAG]."""
+    n, pad = PREFILTER_SAMPLES, PREFILTER_LAG
     out = np.zeros((len(items), n + 2 * pad), dtype=np.float32)
-    span = int(np.ceil(n * CACHE_SR / rate)) + 64
+    span = int(np.ceil(n * CACHE_SR / PREFILTER_RATE)) + 64
     for i, d in enumerate(items):
-        w = resample(d.wave[:span], CACHE_SR, rate)[:n]
+        w = resample(d.wave[offset:offset + span], CACHE_SR, PREFILTER_RATE)[:n]
         out[i, pad:pad + len(w)] = w / (np.linalg.norm(w) + 1e-12)
     return out
 
@@ -651,12 +666,16 @@ def candidate_pairs(items: Sequence[Decoded], threshold: float = DUP_PREFILTER) 
     """Pairs (i < j) whose attacks correlate above ``threshold`` at 11.025 kHz over lags of +-1.5 ms.
 
     A cheap screen (one matrix product per lag) before :func:`waveform_similarity` on the survivors.
+    Lags step by half a sample (the second matrix starts 2 samples of 44.1 kHz later): a copy that is
+    half a sample out of step would otherwise lose its upper octave to phase error.
     """
-    x = _onset_matrix(items)
-    core = x[:, PREFILTER_LAG:PREFILTER_LAG + PREFILTER_SAMPLES]
+    n, pad = PREFILTER_SAMPLES, PREFILTER_LAG
+    core = _onset_matrix(items)[:, pad:pad + n]
     best = np.full((len(items), len(items)), -1.0, dtype=np.float32)
-    for lag in range(-PREFILTER_LAG, PREFILTER_LAG + 1):
-        np.maximum(best, core @ x[:, PREFILTER_LAG + lag:PREFILTER_LAG + lag + PREFILTER_SAMPLES].T, out=best)
+    for offset in (0, CACHE_SR // PREFILTER_RATE // 2):
+        x = _onset_matrix(items, offset)
+        for lag in range(-pad, pad + 1):
+            np.maximum(best, core @ x[:, pad + lag:pad + lag + n].T, out=best)
     best = np.maximum(best, best.T)
     rows, cols = np.nonzero(np.triu(best, k=1) > threshold)
     return list(zip(rows.tolist(), cols.tolist(), strict=True))
@@ -665,19 +684,22 @@ def candidate_pairs(items: Sequence[Decoded], threshold: float = DUP_PREFILTER) 
 def waveform_similarity(a: np.ndarray, b: np.ndarray, sr_a: int, sr_b: int) -> float:
     """Max normalised cross-correlation of two stored sounds over lags of +-5 ms.
 
-    Compared over their common first ``DUP_WINDOW_SECONDS``, band-limited to half the lower original
+    Compared over their common first ``DUP_WINDOW_SECONDS``, low-passed at half the lower original
     Nyquist frequency: the top octave of a resampled copy is where resampling filters (and aliasing)
-    differ, so a 22.05 kHz copy of a 44.1 kHz sample is compared at 11.025 kHz.
+    differ, so a 22.05 kHz copy of a 44.1 kHz sample is compared below 5.5 kHz. Lags keep the 44.1 kHz
+    grid (a coarser grid would misalign the upper band by a fraction of a sample).
     """
-    rate = min(int(sr_a), int(sr_b), CACHE_SR) // 2
+    cutoff = min(int(sr_a), int(sr_b), CACHE_SR) / 4
     n = min(len(a), len(b), int(DUP_WINDOW_SECONDS * CACHE_SR))
-    x, y = resample(a[:n], CACHE_SR, rate), resample(b[:n], CACHE_SR, rate)
-    lag = int(DUP_MAX_LAG_SECONDS * rate)
-    size = 1 << int(np.ceil(np.log2(len(x) + len(y))))
-    xc = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)
-    window = np.concatenate([xc[: lag + 1], xc[-lag:]]) if lag > 0 else xc[:1]
-    denom = float(np.linalg.norm(x) * np.linalg.norm(y)) + 1e-12
-    return float(np.max(window) / denom)
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    keep = np.fft.rfftfreq(size, 1.0 / CACHE_SR) <= cutoff
+    fa, fb = np.fft.rfft(a[:n], size) * keep, np.fft.rfft(b[:n], size) * keep
+    xc = np.fft.irfft(fa * np.conj(fb), size)
+    lag = int(DUP_MAX_LAG_SECONDS * CACHE_SR)
+    window = np.concatenate([xc[: lag + 1], xc[-lag:]])
+    norm_a = np.linalg.norm(np.fft.irfft(fa, size))
+    norm_b = np.linalg.norm(np.fft.irfft(fb, size))
+    return float(np.max(window) / (norm_a * norm_b + 1e-12))
 
 
 def _keep_order(d: Decoded) -> tuple:
@@ -685,10 +707,16 @@ def _keep_order(d: Decoded) -> tuple:
     return (-d.orig_sr, -d.peak, d.cand.source, d.cand.path)
 
 
-def find_duplicates(items: Sequence[Decoded], *, threshold: float = DUP_CORRELATION) -> UnionFind:
+def find_duplicates(items: Sequence[Decoded], *, threshold: float = DUP_CORRELATION,
+                    related: float = RELATED_CORRELATION) -> tuple[UnionFind, list[tuple[int, int]]]:
     """Cluster identical (same hash) and near-identical sounds: the same hit at another gain, rate or
-    trim (:func:`waveform_similarity` above ``threshold`` for a pair passing :func:`candidate_pairs`)."""
+    trim (:func:`waveform_similarity` above ``threshold`` for a pair passing :func:`candidate_pairs`).
+
+    Also returns the pairs (indices into ``items``) from different kits whose similarity is above
+    ``related`` but not ``threshold``: near-copies kept as two sounds whose kits must share a split.
+    """
     uf = UnionFind()
+    near_pairs: list[tuple[int, int]] = []
     by_hash: dict[str, int] = {}
     for i, d in enumerate(items):
         uf.find(i)
@@ -698,14 +726,17 @@ def find_duplicates(items: Sequence[Decoded], *, threshold: float = DUP_CORRELAT
             by_hash[d.hash] = i
     reps = sorted(by_hash.values())
     if len(reps) < 2:
-        return uf
+        return uf, near_pairs
     for r, c in candidate_pairs([items[i] for i in reps]):
         a, b = items[reps[r]], items[reps[c]]
         if uf.find(reps[r]) == uf.find(reps[c]):
             continue
-        if waveform_similarity(a.wave, b.wave, a.orig_sr, b.orig_sr) > threshold:
+        sim = waveform_similarity(a.wave, b.wave, a.orig_sr, b.orig_sr)
+        if sim > threshold:
             uf.union(reps[r], reps[c])
-    return uf
+        elif sim > related and a.cand.kit != b.cand.kit:
+            near_pairs.append((reps[r], reps[c]))
+    return uf, near_pairs
 
 
 # ----------------------------------------------------------------------------- splits
@@ -812,12 +843,15 @@ def _record_id(d: Decoded, taken: set[str]) -> str:
     return rid
 
 
-def _kit_groups(kept: Sequence[tuple[Decoded, list[Decoded]]]) -> UnionFind:
-    """Kits tied by shared recordings (a duplicate cluster spans them, or one SF2 sample is played by
-    several presets) or by a shared author."""
+def _kit_groups(kept: Sequence[tuple[Decoded, list[Decoded]]], related: Sequence[tuple[Decoded, Decoded]]
+                ) -> UnionFind:
+    """Kits tied by shared recordings (a duplicate cluster spans them, one SF2 sample is played by
+    several presets, or two kits hold near-copies) or by a shared author."""
     uf = UnionFind()
+    for a, b in related:
+        uf.union(a.cand.kit, b.cand.kit)
     by_author: dict[str, list[str]] = defaultdict(list)
-    for rep, members in kept:
+    for _, members in kept:
         kits = sorted({k for m in members for k in m.cand.kits})
         for k in kits:
             uf.union(kits[0], k)
@@ -836,7 +870,8 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
     order = sorted(range(len(decoded)), key=lambda i: (decoded[i].cand.source, decoded[i].cand.kit,
                                                         decoded[i].cand.path))
     items = [decoded[i] for i in order]
-    clusters = find_duplicates(items).groups()
+    dup_uf, near_pairs = find_duplicates(items)
+    clusters = dup_uf.groups()
     kept = []
     exact = near = conflicts = 0
     for members in clusters.values():
@@ -847,7 +882,7 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
         conflicts += int(len({m.cand.label for m in group}) > 1)
         kept.append((rep, group))
     kept.sort(key=lambda rg: (rg[0].cand.source, rg[0].cand.kit, rg[0].cand.instrument, rg[0].cand.path))
-    kit_uf = _kit_groups(kept)
+    kit_uf = _kit_groups(kept, [(items[i], items[j]) for i, j in near_pairs])
     group_of = {rep.cand.kit: kit_uf.find(rep.cand.kit) for rep, _ in kept}
     group_counts: dict[str, Counter] = defaultdict(Counter)
     for rep, _ in kept:
@@ -868,6 +903,7 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
         records.append(rec)
         waves.append(rep.wave)
     summary = {"duplicates_exact": exact, "duplicates_near": near, "duplicate_label_conflicts": conflicts,
+               "related_pairs": len(near_pairs),
                "groups": {g: split_of[g] for g in sorted(split_of)}}
     return records, waves, summary
 

@@ -4,7 +4,9 @@ A family package ``drumsynth.models.<family>`` provides, in its ``__init__.py``:
 
 - ``FAMILY: str`` — its id (``"ndm"``), stored in every checkpoint.
 - ``Config`` — the root dataclass of its schema (sections such as ``data``, ``model``, ``train``);
-  presets are TOML overlays in ``models/<family>/presets/{tiny,cpu,paper}.toml``.
+  presets are TOML overlays in ``models/<family>/presets/{tiny,cpu,paper}.toml``. ``Config.train``
+  carries the Trainer's settings under these names: ``max_steps, log_every, checkpoint_every,
+  preview_every, preview_n, valid_every, ema_decay, seed, threads``.
 - ``build_recipe(config: Config, cache: drumsynth.data.cache.Cache | None) -> drumsynth.train.Recipe``
   — everything training needs (``cache`` None builds the modules only, for tests and export).
 - ``data_factories(config, cache, rank, world_size) -> (train_data, valid_data | None)`` — what the
