@@ -71,6 +71,29 @@ def delay_frames(db: torch.Tensor, max_frames: int, generator: torch.Generator, 
     return out
 
 
+def level_augment(db: torch.Tensor, generator: torch.Generator, *, tilt_db: float, decay_db: float,
+                  min_top_db: float, top_db: float, p: float) -> torch.Tensor:
+    """Recording-chain variation on dB log-mels Tensor[B, n_mels, frames], each with probability ``p``:
+
+    * a spectral tilt of up to ±``tilt_db`` from the lowest to the highest mel bin (another microphone, EQ);
+    * an extra decay of up to ``decay_db`` over the clip (a damped or gated drum, a shorter room);
+    * a raised floor: anything more than U(``min_top_db``, ``top_db``) dB below the peak is cut (noisier
+      recordings, a generator's noise floor).
+    """
+    B, n_f, n_t = db.shape
+    u = torch.rand(B, 3, generator=generator)
+    amount = torch.rand(B, 3, generator=generator)
+    freq = torch.linspace(-0.5, 0.5, n_f)
+    time_ = torch.linspace(0.0, 1.0, n_t)
+    tilt = torch.where(u[:, 0] < p, (2 * amount[:, 0] - 1) * tilt_db, torch.zeros(B))
+    decay = torch.where(u[:, 1] < p, amount[:, 1] * decay_db, torch.zeros(B))
+    floor_db = torch.where(u[:, 2] < p, min_top_db + amount[:, 2] * (top_db - min_top_db), torch.full((B,), top_db))
+    out = db + tilt[:, None, None] * freq[None, :, None] - decay[:, None, None] * time_[None, None, :]
+    floor = out.amax(dim=(1, 2), keepdim=True) - floor_db[:, None, None]
+    # The unaugmented clip's own floor stays the lowest value, as the front end guarantees.
+    return torch.maximum(out, floor)
+
+
 def spec_mask(x: torch.Tensor, generator: torch.Generator, max_freq: int, max_time: int, p: float
               ) -> torch.Tensor:
     """One frequency band and one time span set to 0 (the mean) in Tensor[B, 1, F, T], each with prob p."""
@@ -169,7 +192,9 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
                      batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.05, seed: int = 0,
                      pitch_semitones: Sequence[int] = (-2, 0, 2), max_delay_frames: int = 4,
                      label_smoothing: float = 0.1, mixup: float = 0.2, mask_p: float = 0.5,
-                     max_mask_bins: int = 16, max_mask_frames: int = 8, warmup: int | None = None,
+                     max_mask_bins: int = 16, max_mask_frames: int = 8, level_p: float = 0.5,
+                     tilt_db: float = 12.0, decay_db: float = 30.0, min_top_db: float = 50.0,
+                     warmup: int | None = None,
                      eval_every: int = 100, model_kwargs: dict[str, Any] | None = None,
                      threads: int | None = None, log: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Train a ``DrumClassifier`` on a cache; keep the best weights on ``valid``; score ``test``.
@@ -184,6 +209,7 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
     max_delay_frames : delay augmentation, in hops
     label_smoothing, mixup : regularisation (mixup: Beta(a, a) with a = ``mixup``; 0 disables it)
     mask_p, max_mask_bins, max_mask_frames : SpecAugment-style masks
+    level_p, tilt_db, decay_db, min_top_db : recording-chain variation (see :func:`level_augment`)
     eval_every : validation cadence (steps)
     model_kwargs : ``DrumClassifier`` keyword arguments (architecture and front end)
     threads : ``torch.set_num_threads`` when given
@@ -201,7 +227,8 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                     pitch_semitones=list(pitch_semitones), max_delay_frames=max_delay_frames,
                     label_smoothing=label_smoothing, mixup=mixup, mask_p=mask_p, max_mask_bins=max_mask_bins,
-                    max_mask_frames=max_mask_frames, warmup=warmup, eval_every=eval_every)
+                    max_mask_frames=max_mask_frames, level_p=level_p, tilt_db=tilt_db, decay_db=decay_db,
+                    min_top_db=min_top_db, warmup=warmup, eval_every=eval_every)
     t_start = time.time()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -234,6 +261,9 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
             group["lr"] = lr_at(step, steps, lr, warmup)
         idx = train.sample_indices(batch_size, gen, balanced=True)
         db = delay_frames(train_db[idx], max_delay_frames, gen, model.top_db)
+        if level_p > 0:
+            db = level_augment(db, gen, tilt_db=tilt_db, decay_db=decay_db, min_top_db=min_top_db,
+                               top_db=model.top_db, p=level_p)
         x = spec_mask(standardise(model, db), gen, max_mask_bins, max_mask_frames, mask_p)
         labels = train.labels[idx]
         t8 = smooth_one_hot(labels, len(CLASSES), label_smoothing)
@@ -343,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--mixup", type=float, default=0.2, help="Beta(a, a) mixup; 0 disables it")
     parser.add_argument("--mask-p", type=float, default=0.5)
+    parser.add_argument("--level-p", type=float, default=0.5, help="probability of each tilt/decay/floor change")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--model", default="{}", help='DrumClassifier kwargs as JSON, e.g. \'{"widths": [48, 96, 128, 192]}\'')
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -356,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train_classifier(
             args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, seed=args.seed, pitch_semitones=pitch,
-            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p,
+            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p, level_p=args.level_p,
             eval_every=args.eval_every, model_kwargs=model_kwargs, threads=args.threads,
             log=None if args.json else print)
     except (DrumsynthError, ValueError, TypeError) as err:

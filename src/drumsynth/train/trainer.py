@@ -368,7 +368,8 @@ class Trainer:
         if ckpt.get("family") != self.recipe.family:
             raise DrumsynthError(f"{path} was trained by family {ckpt.get('family')!r}, "
                                  f"not {self.recipe.family!r}")
-        changes = _diff(ckpt.get("config"), to_cpu(self.recipe.config))
+        changes = [c for c in _diff(ckpt.get("config"), to_cpu(self.recipe.config))
+                   if c.split(":", 1)[0] not in RESUMABLE_KEYS]
         if changes:
             raise DrumsynthError(
                 f"{path} was trained with another config ({'; '.join(changes[:5])}); resume with the "
@@ -591,6 +592,12 @@ class Trainer:
     def _restore_signal_handlers(previous: dict[int, Any]) -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+# Settings that may change when a run is resumed: how long to train and how often to log, save and
+# listen. Anything else (architecture, losses, data) would silently make a different model.
+RESUMABLE_KEYS = frozenset(f"train.{k}" for k in ("max_steps", "log_every", "checkpoint_every", "preview_every",
+                                                   "preview_n", "valid_every", "threads"))
 
 
 def _diff(old: Any, new: Any, where: str = "") -> list[str]:

@@ -27,6 +27,8 @@ class DataConfig:
     std_floor : per-element standard deviations below this are raised to it (padding is constant)
     fade_out : linear fade (samples) applied when a clip had to be cut to ``length``
     max_items : use at most this many clips per split (tests); 0 = all
+    pitch_semitones : varispeed pitch-shifted copies of every *training* clip (0 = the clip itself);
+        a regulariser for small corpora (the valid and test splits are never shifted)
     """
 
     sr: int = 22050
@@ -39,6 +41,7 @@ class DataConfig:
     std_floor: float = 0.05
     fade_out: int = 64
     max_items: int = 0
+    pitch_semitones: list[int] = field(default_factory=lambda: [0])
 
 
 @dataclass
@@ -176,6 +179,8 @@ def check(config: Config) -> Config:
             raise DrumsynthError(f"model.{name} must be [frequency, time], got {getattr(m, name)!r}")
     if t.per_class < 2:
         raise DrumsynthError(f"train.per_class must be >= 2 (the MMD U-statistic needs pairs), got {t.per_class}")
+    if 0 not in d.pitch_semitones:
+        raise DrumsynthError(f"data.pitch_semitones must include 0 (the clips themselves), got {d.pitch_semitones}")
     if d.log_eps <= 0 or d.std_floor <= 0:
         raise DrumsynthError("data.log_eps and data.std_floor must be positive")
     return config

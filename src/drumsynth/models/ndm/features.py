@@ -27,11 +27,13 @@ class FeatureSet:
     waves : Tensor[N, length] float32, peak 1 (the MCNN's targets)
     mels : Tensor[N, n_mels, n_frames] float32 mel magnitudes
     labels : Tensor[N] int64 indices into ``drumsynth.data.taxonomy.CLASSES``
+    semitones : Tensor[N] int64 pitch shift of each item (0 = the recording itself)
     """
 
     waves: torch.Tensor
     mels: torch.Tensor
     labels: torch.Tensor
+    semitones: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,13 +49,20 @@ def mel(wave: torch.Tensor, data: DataConfig, batch: int = 64) -> torch.Tensor:
 
 
 def build_features(cache: Cache, split: str, data: DataConfig) -> FeatureSet:
-    """Decode, fit and analyse every clip of ``split`` (see the module docstring)."""
-    dataset = DrumDataset(cache, split, sr=data.sr, length=data.length, fade_in=0, fade_out=data.fade_out,
-                          max_items=data.max_items or None)
+    """Decode, fit and analyse every clip of ``split`` (see the module docstring).
+
+    The training split gets ``data.pitch_semitones`` copies of every clip; other splits only the
+    clips themselves.
+    """
+    shifts = tuple(data.pitch_semitones) if split == "train" else (0,)
+    dataset = DrumDataset(cache, split, sr=data.sr, length=data.length, pitch_semitones=shifts, fade_in=0,
+                          fade_out=data.fade_out, max_items=data.max_items or None)
     waves = dataset.waves[:, 0].contiguous()
     with torch.no_grad():
         mels = mel(waves, data)
-    return FeatureSet(waves=waves, mels=mels, labels=dataset.labels.clone())
+    # DrumDataset lays the copies of each source clip out consecutively, in the order of ``shifts``.
+    semitones = torch.tensor(shifts, dtype=torch.int64).repeat(len(dataset) // len(shifts))
+    return FeatureSet(waves=waves, mels=mels, labels=dataset.labels.clone(), semitones=semitones)
 
 
 class _Key:

@@ -153,9 +153,10 @@ class NDMModel:
 
     @torch.no_grad()
     def reconstruct(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """encode -> generate: Tensor[B, T] -> Tensor[B, length]."""
-        labels = self._labels(labels, wave.shape[0] if torch.as_tensor(wave).ndim == 2 else 1)
-        return self.generate(self.encode(wave, labels), labels)
+        """encode -> generate through the whole chain: Tensor[B, T] -> Tensor[B, length]."""
+        mel = self.mel(wave)
+        labels = self._labels(labels, len(mel))
+        return self.generate(self.wae.encode(self.wae.normalise(mel), labels), labels)
 
     # ---- the seed's controls -------------------------------------------------------------------
 

@@ -215,8 +215,11 @@ class NDMRecipe(Recipe):
         """Class names and the latent PCA (overall and per class) of the training set's encodings."""
         extra: dict[str, Any] = {"classes": list(self.classes)}
         if self.train_set is not None and len(self.train_set):
-            z = encode_features(self.wae, self.train_set.mels, self.train_set.labels, len(self.classes))
-            extra["pca"] = pca_fit(z, self.train_set.labels, self.classes, 3)
+            # The recordings themselves, not their pitch-shifted copies: the pad spans real sounds.
+            keep = self.train_set.semitones == 0
+            mels, labels = self.train_set.mels[keep], self.train_set.labels[keep]
+            z = encode_features(self.wae, mels, labels, len(self.classes))
+            extra["pca"] = pca_fit(z, labels, self.classes, 3)
         return extra
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
@@ -244,12 +247,13 @@ class NDMRecipe(Recipe):
             mel, labels, wave = batch["mel"], batch["label"], batch["wave"]
             x = wae.normalise(mel)
             x_hat, _ = wae(x, one_hot(labels, len(self.classes)))
-            out = mcnn.infer(mel, wave.shape[-1])
-            mel_hat = mel_spectrogram(out, **mel_kwargs(self.cfg.data))
+            length = wave.shape[-1]
             signal, mask_logit = mcnn(mel)
+            signal, mask_logit = signal[:, :length], mask_logit[:, :length]
+            out = (signal * (mask_logit > 0)).clamp(-1.0, 1.0)  # = mcnn.infer(mel, length)
+            mel_hat = mel_spectrogram(out, **mel_kwargs(self.cfg.data))
             bce = F.binary_cross_entropy_with_logits(
-                mask_logit[:, :wave.shape[-1]],
-                mask_target(wave, self.cfg.mcnn.mask_window, self.cfg.mcnn.mask_threshold_db))
+                mask_logit, mask_target(wave, self.cfg.mcnn.mask_window, self.cfg.mcnn.mask_threshold_db))
             b = len(labels)
             values = {
                 "valid/mel_mse": float(F.mse_loss(x_hat, x)),
