@@ -39,3 +39,24 @@ def one_shot_folder(tmp_path: Path) -> Path:
             sf.write(root / folder / f"{kind}_{i}.wav", synth_hit(kind, seed=i), SR, subtype="PCM_16")
     (root / "Kicks" / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav file")
     return root
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def real_corpus(tmp_path_factory):
+    """The free drum corpus cache: the repo's ``data/corpus`` when built, else built once for this session.
+
+    Skips (with the command to fix it) only when the Debian packages are not installed.
+    """
+    from drumsynth.data import corpus
+    from drumsynth.data.cache import load_cache
+
+    if (REPO / "data" / "corpus" / "info.json").is_file():
+        return load_cache(REPO / "data" / "corpus")
+    missing = [p for p, ok in corpus.installed_packages().items() if not ok]
+    if missing:
+        pytest.skip(f"free drum corpus packages missing ({' '.join(missing)}); "
+                    "install them with scripts/install-corpus")
+    return load_cache(corpus.build_corpus(tmp_path_factory.mktemp("corpus") / "corpus", progress=False))

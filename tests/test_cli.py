@@ -35,8 +35,8 @@ def test_prepare_json_output(one_shot_folder: Path, tmp_path: Path, capsys):
 def _kit_with_every_class(root: Path) -> Path:
     """A producer's folder with 3 hits of each of the 8 classes."""
     import soundfile as sf
-    from conftest import SR, synth_hit
 
+    from conftest import SR, synth_hit
     from drumsynth.data.taxonomy import CLASSES
 
     for c, label in enumerate(CLASSES):

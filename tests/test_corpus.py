@@ -387,16 +387,6 @@ def test_find_sources_on_a_fake_system(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the real corpus
-@pytest.fixture(scope="session")
-def real_corpus(tmp_path_factory):
-    installed = corpus.installed_packages()
-    missing = [p for p, ok in installed.items() if not ok]
-    if missing:
-        pytest.skip(f"free drum corpus packages missing ({' '.join(missing)}); "
-                    "install them with scripts/install-corpus")
-    return load_cache(corpus.build_corpus(tmp_path_factory.mktemp("corpus") / "corpus", progress=False))
-
-
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_real_corpus(real_corpus):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import SR, synth_hit
 
+from conftest import SR, synth_hit
 from drumsynth.data.augment import BatchAugment, pitch_shift, random_gain, random_shift
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.dataset import DrumDataset, fit_clip

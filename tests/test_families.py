@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import synth_hit
 
+from conftest import synth_hit
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.models import PRESETS, available_families, build_family_config, family_module
