@@ -14,7 +14,7 @@ EXE = [sys.executable, "-m", "drumsynth.cli.main"]
 
 def test_help_lists_the_verbs():
     out = subprocess.run(EXE + ["--help"], capture_output=True, text=True, check=True).stdout
-    for verb in ("corpus", "prepare", "train", "generate", "classify", "evaluate", "demo", "info"):
+    for verb in ("corpus", "prepare", "train", "generate", "classify", "evaluate", "bench", "demo", "info"):
         assert verb in out
 
 
