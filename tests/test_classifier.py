@@ -20,7 +20,6 @@ from drumsynth.metrics.classifier import DEFAULT_PATH, DrumClassifier, load_clas
 from drumsynth.metrics.train_classifier import evaluate, log_mels, standardise, train_classifier
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "data" / "corpus"
 # A tiny front end and network: the same code paths as the shipped model at a fraction of the cost.
 TINY = dict(length=8192, n_fft=512, hop_length=256, n_mels=32, stem_channels=8, widths=(16, 32), embed_dim=32)
 
@@ -195,15 +194,17 @@ def test_classify_verb_with_a_missing_model_is_one_project_error(tmp_path: Path)
 
 @pytest.mark.corpus
 @pytest.mark.slow
-def test_shipped_classifier_on_the_held_out_kits():
-    if not (CORPUS / "info.json").is_file():
-        pytest.skip(f"no corpus cache at {CORPUS}: build it with 'drumsynth corpus build --out data/corpus'")
+def test_shipped_classifier_on_the_held_out_kits(real_corpus):
     if not DEFAULT_PATH.is_file():
         pytest.skip(f"no shipped classifier at {DEFAULT_PATH}")
     from drumsynth.data.dataset import DrumDataset
 
     model = load_classifier()
-    test = DrumDataset(load_cache(CORPUS), "test", sr=model.sr, length=model.length)
+    test = DrumDataset(real_corpus, "test", sr=model.sr, length=model.length)
+    assert test.class_counts() == model.metrics["counts"]["test"], (
+        "the corpus test split is not the one the shipped classifier was scored on: retrain it "
+        "(command in src/drumsynth/pretrained/classifier.md)")
     scores = evaluate(model, standardise(model, log_mels(model, test.waves)), test.labels)
-    assert scores["acc3"] >= 0.9, scores
-    assert scores["acc8"] >= 0.7, scores
+    # Measured when shipped: acc3 1.000 (52 sounds), acc8 0.817 (104 sounds); one sound is 1-2 %.
+    assert scores["acc3"] >= 0.95, scores["confusion3"]
+    assert scores["acc8"] >= 0.78, scores["confusion8"]

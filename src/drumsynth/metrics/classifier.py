@@ -209,7 +209,7 @@ class DrumClassifier(nn.Module):
                     raise DrumsynthError("waves contain NaN or infinite samples")
                 return self.fit_length(arr)
             clips = list(arr)
-        elif isinstance(waves, Sequence):
+        elif isinstance(waves, Sequence) and not isinstance(waves, (str, bytes)):
             clips = list(waves)
         else:
             raise DrumsynthError(f"cannot classify an object of type {type(waves).__name__}")
@@ -288,7 +288,9 @@ def save_classifier(model: DrumClassifier, path: str | Path, metrics: dict[str, 
 
     buffer = io.BytesIO()
     torch.save(checkpoint_dict(model, metrics), buffer)
-    return write_atomic(path, buffer.getvalue())
+    path = write_atomic(path, buffer.getvalue())
+    path.chmod(0o644)  # the temporary file was private; a checkpoint is meant to be shared and shipped
+    return path
 
 
 def load_classifier(path: str | Path | None = None, device: str | torch.device = "cpu") -> DrumClassifier:

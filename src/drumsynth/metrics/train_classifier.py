@@ -1,6 +1,6 @@
 """Training the evaluation classifier on a decoded cache: a compact loop of its own, CPU-sized.
 
-    python -m drumsynth.metrics.train_classifier --data data/corpus --out PATH --steps 1500
+    python -m drumsynth.metrics.train_classifier --data data/corpus --out PATH --steps 1000
 
 What it does, and why:
 
@@ -78,11 +78,12 @@ def level_augment(db: torch.Tensor, generator: torch.Generator, *, tilt_db: floa
     * a spectral tilt of up to ±``tilt_db`` from the lowest to the highest mel bin (another microphone, EQ);
     * an extra decay of up to ``decay_db`` over the clip (a damped or gated drum, a shorter room);
     * a raised floor: anything more than U(``min_top_db``, ``top_db``) dB below the peak is cut (noisier
-      recordings, a generator's noise floor).
+      recordings, a generator's noise floor);
+    * a truncation after a random number of frames (SoundFont kits often hold 50-100 ms samples only).
     """
     B, n_f, n_t = db.shape
-    u = torch.rand(B, 3, generator=generator)
-    amount = torch.rand(B, 3, generator=generator)
+    u = torch.rand(B, 4, generator=generator)
+    amount = torch.rand(B, 4, generator=generator)
     freq = torch.linspace(-0.5, 0.5, n_f)
     time_ = torch.linspace(0.0, 1.0, n_t)
     tilt = torch.where(u[:, 0] < p, (2 * amount[:, 0] - 1) * tilt_db, torch.zeros(B))
@@ -90,8 +91,11 @@ def level_augment(db: torch.Tensor, generator: torch.Generator, *, tilt_db: floa
     floor_db = torch.where(u[:, 2] < p, min_top_db + amount[:, 2] * (top_db - min_top_db), torch.full((B,), top_db))
     out = db + tilt[:, None, None] * freq[None, :, None] - decay[:, None, None] * time_[None, None, :]
     floor = out.amax(dim=(1, 2), keepdim=True) - floor_db[:, None, None]
-    # The unaugmented clip's own floor stays the lowest value, as the front end guarantees.
-    return torch.maximum(out, floor)
+    out = torch.maximum(out, floor)
+    # Cut points spread log-uniformly from 4 frames (~50 ms) to the whole clip.
+    cut = torch.where(u[:, 3] < p, (4.0 * (n_t / 4.0) ** amount[:, 3]).long(), torch.full((B,), n_t))
+    gone = torch.arange(n_t)[None, :] >= cut[:, None]
+    return torch.where(gone[:, None, :], floor, out)
 
 
 def spec_mask(x: torch.Tensor, generator: torch.Generator, max_freq: int, max_time: int, p: float
@@ -188,13 +192,13 @@ def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
     return lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
-def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, steps: int = 1500,
+def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, steps: int = 1000,
                      batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.05, seed: int = 0,
                      pitch_semitones: Sequence[int] = (-2, 0, 2), max_delay_frames: int = 4,
                      label_smoothing: float = 0.1, mixup: float = 0.2, mask_p: float = 0.5,
                      max_mask_bins: int = 16, max_mask_frames: int = 8, level_p: float = 0.5,
                      tilt_db: float = 12.0, decay_db: float = 30.0, min_top_db: float = 50.0,
-                     warmup: int | None = None,
+                     ema: float = 0.0, warmup: int | None = None,
                      eval_every: int = 100, model_kwargs: dict[str, Any] | None = None,
                      threads: int | None = None, log: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Train a ``DrumClassifier`` on a cache; keep the best weights on ``valid``; score ``test``.
@@ -210,6 +214,8 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
     label_smoothing, mixup : regularisation (mixup: Beta(a, a) with a = ``mixup``; 0 disables it)
     mask_p, max_mask_bins, max_mask_frames : SpecAugment-style masks
     level_p, tilt_db, decay_db, min_top_db : recording-chain variation (see :func:`level_augment`)
+    ema : decay of an exponential moving average of the weights, which is then what is validated and
+        kept (0: the raw weights)
     eval_every : validation cadence (steps)
     model_kwargs : ``DrumClassifier`` keyword arguments (architecture and front end)
     threads : ``torch.set_num_threads`` when given
@@ -228,7 +234,7 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
                     pitch_semitones=list(pitch_semitones), max_delay_frames=max_delay_frames,
                     label_smoothing=label_smoothing, mixup=mixup, mask_p=mask_p, max_mask_bins=max_mask_bins,
                     max_mask_frames=max_mask_frames, level_p=level_p, tilt_db=tilt_db, decay_db=decay_db,
-                    min_top_db=min_top_db, warmup=warmup, eval_every=eval_every)
+                    min_top_db=min_top_db, ema=ema, warmup=warmup, eval_every=eval_every)
     t_start = time.time()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -251,6 +257,7 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
     say(f"features {tuple(train_db.shape[1:])} in {time.time() - t_start:.1f} s")
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    averaged = copy.deepcopy(model) if ema > 0 else model
     warmup = max(1, steps // 20) if warmup is None else max(1, warmup)
     best: dict[str, Any] | None = None
     history: list[dict[str, float]] = []
@@ -282,9 +289,11 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema > 0:
+            _ema_update(averaged, model, ema)
         running.append(loss.item())
         if (step + 1) % eval_every == 0 or step + 1 == steps:
-            scores = evaluate(model, valid_x, valid.labels)
+            scores = evaluate(averaged, valid_x, valid.labels)
             entry = {"step": step + 1, "train_loss": float(np.mean(running)), "valid_acc8": scores["acc8"],
                      "valid_acc3": scores["acc3"], "valid_loss": scores["loss8"] + scores["loss3"]}
             running = []
@@ -292,7 +301,8 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
             key = (scores["acc8"] + scores["acc3"], -entry["valid_loss"])
             improved = best is None or key > best["key"]
             if improved:
-                best = {"key": key, "step": step + 1, "state": copy.deepcopy(model.state_dict()), "scores": scores}
+                best = {"key": key, "step": step + 1, "state": copy.deepcopy(averaged.state_dict()),
+                        "scores": scores}
             say(f"step {step + 1:5d}  loss {entry['train_loss']:.3f}  valid acc8 {scores['acc8']:.3f} "
                 f"acc3 {scores['acc3']:.3f} loss {entry['valid_loss']:.3f}{'  *' if improved else ''}  "
                 f"({time.time() - t_start:.0f} s)")
@@ -313,6 +323,15 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
         save_classifier(model, out_path, metrics=_plain(result))
     result["model"] = model
     return result
+
+
+@torch.no_grad()
+def _ema_update(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """averaged <- decay * averaged + (1 - decay) * model; BatchNorm statistics are copied."""
+    for a, p in zip(averaged.parameters(), model.parameters()):
+        a.lerp_(p, 1.0 - decay)
+    for a, b in zip(averaged.buffers(), model.buffers()):
+        a.copy_(b)
 
 
 def _beta_sample(a: float, gen: torch.Generator) -> float:
@@ -364,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Train the evaluation drum classifier on a cache; report held-out-kit accuracy.")
     parser.add_argument("--data", required=True, help="cache folder (e.g. data/corpus)")
     parser.add_argument("--out", required=True, help="checkpoint to write (e.g. src/drumsynth/pretrained/classifier.pt)")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--weight-decay", type=float, default=0.05)
@@ -375,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mask-p", type=float, default=0.5)
     parser.add_argument("--level-p", type=float, default=0.5, help="probability of each tilt/decay/floor change")
     parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--ema", type=float, default=0.0, help="weight-averaging decay (0: off)")
     parser.add_argument("--model", default="{}", help='DrumClassifier kwargs as JSON, e.g. \'{"widths": [48, 96, 128, 192]}\'')
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -387,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train_classifier(
             args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, seed=args.seed, pitch_semitones=pitch,
-            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p, level_p=args.level_p,
+            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p, level_p=args.level_p, ema=args.ema,
             eval_every=args.eval_every, model_kwargs=model_kwargs, threads=args.threads,
             log=None if args.json else print)
     except (DrumsynthError, ValueError, TypeError) as err:
