@@ -351,6 +351,9 @@ def test_release_checkpoint_round_trip(tmp_path):
     # Griffin-Lim baseline inverter
     gl = model.invert(model.decode_mel(z[:1], labels[:1]), method="griffin_lim", n_iter=2)
     assert gl.shape == (1, cfg.data.length)
+    model.inverter = "griffin_lim"
+    assert torch.equal(model.generate(z[:1], labels[:1]), model.generate(z[:1], labels[:1]))
+    model.inverter = "mcnn"
     # the PCA in the checkpoint is the one of the trained encoder's codes of the training
     # recordings (not of their pitch-shifted copies)
     train = recipe.train_set

@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "checks the PEAQ implementation against the ITU-R BS.1387 conformance items.")
     parser.add_argument("--data", help="corpus cache folder (from 'drumsynth corpus build')")
     parser.add_argument("--out", default="runs/evaluate", help="report folder (default runs/evaluate)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="checkpoint or shipped family id to score (repeatable; default: real data only)")
+    parser.add_argument("-n", type=int, default=64, help="generated hits per class per model (default 64)")
     parser.add_argument("--classifier", help="drum classifier checkpoint (default: the shipped one)")
     parser.add_argument("--no-aisfx", action="store_true", help="skip the aisfx embedding (_aisfx columns)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
@@ -36,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.data:
         raise DrumsynthError("--data CACHE is required (build one with 'drumsynth corpus build --out DIR')")
     from drumsynth.data.cache import load_cache
+    from drumsynth.inference.session import Session
     from drumsynth.metrics.classifier import load_classifier
-    from drumsynth.metrics.report import evaluate, render_markdown
+    from drumsynth.metrics.report import evaluate, model_reconstructions, model_sounds, render_markdown
 
     classifier = load_classifier(args.classifier, device=args.device)
     aisfx = None
@@ -45,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
         from drumsynth.metrics.aisfx_embedding import AisfxEmbedder
 
         aisfx = AisfxEmbedder(device=args.device)
-    report = evaluate(load_cache(args.data), args.out, classifier=classifier, aisfx=aisfx, seed=args.seed,
-                      kid_subsets=args.kid_subsets)
+    cache = load_cache(args.data)
+    generated, reconstructions = [], []
+    for spec in args.model:
+        session = Session.load(spec, device=args.device)
+        generated.append(model_sounds(session, n_per_class=args.n, seed=args.seed))
+        reconstructions += model_reconstructions(session, cache, n_max=args.n, seed=args.seed)
+    report = evaluate(cache, args.out, classifier=classifier, aisfx=aisfx, generated=generated,
+                      reconstructions=reconstructions, seed=args.seed, kid_subsets=args.kid_subsets)
     emit(args, report, render_markdown(report) + f"\nwritten to {args.out}/report.md")
     return 0

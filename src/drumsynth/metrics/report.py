@@ -23,7 +23,8 @@ import torch
 
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
-from drumsynth.data.taxonomy import CLASSES3
+from drumsynth.data.taxonomy import CLASSES3, TO_CLASS3
+from drumsynth.errors import DrumsynthError
 from drumsynth.metrics.distribution import (
     frechet_distance,
     inception_score,
@@ -113,6 +114,67 @@ def reconstruction_row(rec: Reconstructions) -> dict[str, Any]:
     return {"system": rec.system, "subset": rec.subset, "n": len(ref),
             "di": float(np.mean([q.di for q in quality])), "odg": float(np.mean([q.odg for q in quality])),
             "mse": float(mse(ref, out)), "lsd": float(lsd_db(ref, out)), "snr": float(snr_db(ref, out))}
+
+
+def _fit(waves: np.ndarray, sr: int) -> np.ndarray:
+    """np.ndarray[N, T] at ``sr`` -> np.ndarray[N, EVAL_LENGTH] at ``EVAL_SR`` (resampled, cut or zero-padded)."""
+    from drumsynth.audio.dsp import trim_or_pad
+    from drumsynth.audio.resample import resample
+
+    return np.stack([trim_or_pad(resample(w, sr, EVAL_SR), EVAL_LENGTH) for w in waves])
+
+
+def model_sounds(session, *, n_per_class: int = 64, seed: int = 0) -> SoundSet:
+    """Hits of a model for each 3-class name it knows (kick, snare, cymbal), at 44.1 kHz, 1 s."""
+    waves, labels = [], []
+    for i, cls in enumerate(CLASSES3):
+        if cls not in session.classes:
+            continue
+        render = session.generate(cls, n=n_per_class, seed=seed + i)
+        waves.append(_fit(render.waves, render.sample_rate))
+        labels += [cls] * n_per_class
+    if not waves:
+        raise DrumsynthError(f"model {session.checkpoint} knows none of the classes {list(CLASSES3)}")
+    return SoundSet(name=f"{session.family} ({session.checkpoint.name})", waves=np.concatenate(waves),
+                    sr=EVAL_SR, labels=labels)
+
+
+def model_reconstructions(session, cache: Cache, *, n_max: int = 64, seed: int = 0) -> list[Reconstructions]:
+    """Encode → decode pairs of a model with an encoder on generated, train-kit and test-kit sounds."""
+    model = session.model
+    probe = session.generate(session.classes[0], n=1, seed=seed)
+    length, sr = probe.waves.shape[-1], probe.sample_rate
+    try:
+        model.encode(torch.from_numpy(probe.waves), probe.labels)
+    except DrumsynthError:
+        return []  # no encoder: nothing for Table 2
+    out = []
+    gen = [session.generate(cls, n=max(1, n_max // len(CLASSES3)), seed=seed + 100 + i)
+           for i, cls in enumerate(CLASSES3) if cls in session.classes]
+    gen_waves = np.concatenate([g.waves for g in gen])
+    gen_labels = torch.cat([g.labels for g in gen])
+    out.append(_reconstruct(session, "gen", gen_waves, gen_labels, sr))
+    for split in ("train", "test"):
+        ds = DrumDataset(cache, split, sr=sr, length=length, fade_out=64)
+        rows, weights = [], []
+        for k, label in enumerate(ds.classes[i] for i in ds.labels.tolist()):
+            name = label if label in session.classes else TO_CLASS3[label]
+            if name in session.classes:
+                rows.append(k)
+                weights.append(session.class_weights(name, 1)[0].cpu())
+        # An even spread over the split rather than its first kit.
+        picks = np.linspace(0, len(rows) - 1, min(n_max, len(rows))).round().astype(int)
+        waves = ds.waves[[rows[p] for p in picks], 0].numpy()
+        out.append(_reconstruct(session, split, waves, torch.stack([weights[p] for p in picks]), sr))
+    return out
+
+
+def _reconstruct(session, subset: str, waves: np.ndarray, labels: torch.Tensor, sr: int) -> Reconstructions:
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)).to(session.device)
+        labels = labels.to(session.device)
+        recon = session.model.generate(session.model.encode(x, labels), labels).cpu().numpy()
+    return Reconstructions(system=session.family, subset=subset, references=waves, reconstructions=recon, sr=sr)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -70,7 +70,8 @@ class _Key:
 
     def __init__(self, cache: Cache, split: str, data: DataConfig) -> None:
         self.cache, self.split, self.data = cache, split, data
-        self.key = (str(cache.root), len(cache), split, tuple(sorted(vars(data).items())))
+        settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(vars(data).items()))
+        self.key = (str(cache.root), len(cache), split, settings)
 
     def __hash__(self) -> int:
         return hash(self.key)

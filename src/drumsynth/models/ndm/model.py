@@ -36,6 +36,8 @@ class NDMModel:
     latent_dim : d_z
     pca : the latent PCA for the controls (:mod:`drumsynth.models.ndm.controls`); the prior's PCA
         when the checkpoint carries none
+    inverter : what :meth:`generate` inverts mels with: ``"mcnn"`` (default, the seed's, fast) or
+        ``"griffin_lim"`` (the baseline: slower, no learned artefacts)
     """
 
     family = FAMILY
@@ -51,6 +53,7 @@ class NDMModel:
         self.length = config.data.length
         self.latent_dim = wae.latent_dim
         self.pca = pca if pca is not None else controls.prior_pca(self.latent_dim, self.classes)
+        self.inverter = "mcnn"
 
     # ---- argument checks -----------------------------------------------------------------------
 
@@ -121,9 +124,10 @@ class NDMModel:
         """z Tensor[B, latent_dim] + class weights Tensor[B, C] -> waveform Tensor[B, length] in [-1, 1].
 
         Soft weights mix the classes' conditional batch-norm parameters (rows are normalised to
-        sum 1); integer class indices Tensor[B] are accepted too.
+        sum 1); integer class indices Tensor[B] are accepted too. The mel is inverted with
+        ``self.inverter`` (Griffin-Lim starts from a fixed zero phase, so output stays deterministic).
         """
-        return self.invert(self.decode_mel(z, labels))
+        return self.invert(self.decode_mel(z, labels), method=self.inverter)
 
     @torch.no_grad()
     def mel(self, wave: torch.Tensor) -> torch.Tensor:
