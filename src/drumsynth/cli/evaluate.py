@@ -16,6 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/evaluate", help="report folder (default runs/evaluate)")
     parser.add_argument("--model", action="append", default=[],
                         help="checkpoint or shipped family id to score (repeatable; default: real data only)")
+    parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
+                        help="also score every --model with this inference option set, side by side "
+                             "(e.g. inverter=griffin_lim for ndm); repeatable")
     parser.add_argument("-n", type=int, default=64, help="generated hits per class per model (default 64)")
     parser.add_argument("--classifier", help="drum classifier checkpoint (default: the shipped one)")
     parser.add_argument("--no-aisfx", action="store_true", help="skip the aisfx embedding (_aisfx columns)")
@@ -52,9 +55,15 @@ def run(args: argparse.Namespace) -> int:
     cache = load_cache(args.data)
     generated, reconstructions = [], []
     for spec in args.model:
-        session = Session.load(spec, device=args.device)
-        generated.append(model_sounds(session, n_per_class=args.n, seed=args.seed))
-        reconstructions += model_reconstructions(session, cache, n_max=args.n, seed=args.seed)
+        for variant in [None, *args.variant]:
+            session = Session.load(spec, device=args.device)
+            if variant is not None:
+                key, sep, value = variant.partition("=")
+                if not sep:
+                    raise DrumsynthError(f"--variant {variant!r} must look like KEY=VALUE")
+                session.set_option(key, value)
+            generated.append(model_sounds(session, n_per_class=args.n, seed=args.seed))
+            reconstructions += model_reconstructions(session, cache, n_max=args.n, seed=args.seed)
     report = evaluate(cache, args.out, classifier=classifier, aisfx=aisfx, generated=generated,
                       reconstructions=reconstructions, seed=args.seed, kid_subsets=args.kid_subsets)
     emit(args, report, render_markdown(report) + f"\nwritten to {args.out}/report.md")

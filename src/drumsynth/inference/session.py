@@ -87,6 +87,7 @@ class Session:
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
         self.device = device
+        self.options: dict[str, str] = {}
 
     @classmethod
     def load(cls, spec: str | None = None, *, device: str = "cpu") -> Session:
@@ -98,6 +99,22 @@ class Session:
         ckpt = load_checkpoint(path)
         model = family_module(ckpt["family"]).load_model(ckpt, device=device)
         return cls(model, checkpoint=path, checkpoint_sha256=file_sha256(path), device=device)
+
+    def set_option(self, key: str, value: str) -> None:
+        """Set an inference option the model declares in ``model.OPTIONS`` (e.g. ndm's ``inverter``)."""
+        allowed = getattr(self.model, "OPTIONS", {})
+        if key not in allowed:
+            raise DrumsynthError(f"{self.family} models have no option {key!r}; options: {sorted(allowed) or 'none'}")
+        if value not in allowed[key]:
+            raise DrumsynthError(f"option {key}={value!r} is not one of {list(allowed[key])}")
+        setattr(self.model, key, value)
+        self.options[key] = value
+
+    @property
+    def label(self) -> str:
+        """A short name for reports: family, checkpoint file and any options set."""
+        opts = "".join(f" {k}={v}" for k, v in self.options.items())
+        return f"{self.family} ({self.checkpoint.name}){opts}"
 
     @property
     def family(self) -> str:
@@ -127,7 +144,7 @@ class Session:
         return row.expand(n, -1).to(self.device)
 
     def _provenance(self) -> dict[str, Any]:
-        return {"family": self.family, "checkpoint": str(self.checkpoint),
+        return {"family": self.family, "checkpoint": str(self.checkpoint), "options": dict(self.options),
                 "checkpoint_sha256": self.checkpoint_sha256, "sample_rate_model": self.model.sample_rate,
                 "version": drumsynth.__version__,
                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}

@@ -135,7 +135,7 @@ def model_sounds(session, *, n_per_class: int = 64, seed: int = 0) -> SoundSet:
         labels += [cls] * n_per_class
     if not waves:
         raise DrumsynthError(f"model {session.checkpoint} knows none of the classes {list(CLASSES3)}")
-    return SoundSet(name=f"{session.family} ({session.checkpoint.name})", waves=np.concatenate(waves),
+    return SoundSet(name=session.label, waves=np.concatenate(waves),
                     sr=EVAL_SR, labels=labels)
 
 
@@ -174,7 +174,7 @@ def _reconstruct(session, subset: str, waves: np.ndarray, labels: torch.Tensor, 
         x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)).to(session.device)
         labels = labels.to(session.device)
         recon = session.model.generate(session.model.encode(x, labels), labels).cpu().numpy()
-    return Reconstructions(system=session.family, subset=subset, references=waves, reconstructions=recon, sr=sr)
+    return Reconstructions(system=session.label, subset=subset, references=waves, reconstructions=recon, sr=sr)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -14,4 +14,9 @@ from drumsynth.models.ndm.config import Config
 from drumsynth.models.ndm.model import FAMILY, NDMModel, load_model
 from drumsynth.models.ndm.recipe import NDMRecipe, build_recipe, data_factories
 
-__all__ = ["FAMILY", "Config", "NDMModel", "NDMRecipe", "build_recipe", "data_factories", "load_model"]
+__all__ = ["FAMILY", "SMOKE_OVERRIDES", "Config", "NDMModel", "NDMRecipe", "build_recipe", "data_factories",
+           "load_model"]
+
+# The matrix test (tests/test_families.py) trains the large presets for one step: same architecture,
+# smaller batches, so it stays a smoke test.
+SMOKE_OVERRIDES = ["train.per_class=2", "train.mcnn_batch_size=2"]

@@ -40,6 +40,9 @@ class NDMModel:
         ``"griffin_lim"`` (the baseline: slower, no learned artefacts)
     """
 
+    # Inference options a Session may set (``Session.set_option``): which inverter ``generate`` uses.
+    OPTIONS = {"inverter": ("mcnn", "griffin_lim")}
+
     family = FAMILY
 
     def __init__(self, config: Config, wae: CWAE, mcnn: MCNN, *, classes: tuple[str, ...] = CLASSES,
