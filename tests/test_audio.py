@@ -183,6 +183,15 @@ def test_mel_to_linear_is_a_non_negative_least_squares_inverse():
     assert (torch.linalg.norm(fb @ lin - mel) / torch.linalg.norm(mel)).item() < 0.05
 
 
+def test_mel_to_linear_stays_bounded_for_mels_no_spectrum_produces():
+    # A decoder's mel is not exactly fb @ |X| for any X; with 512 bands over 1025 FFT bins the filter
+    # bank is rank-deficient, and an unregularised pseudo-inverse returned values ~1e5 too large.
+    fb = dsp.mel_filterbank(22050, 2048, 512)
+    mel = torch.rand(2, 512, 20, generator=torch.Generator().manual_seed(0))
+    lin = dsp.mel_to_linear(mel, fb)
+    assert torch.all(torch.isfinite(lin)) and lin.max() < 100 * mel.max() / fb.max()
+
+
 # ----------------------------------------------------------------------------------------------
 # Griffin-Lim
 

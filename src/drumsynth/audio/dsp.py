@@ -631,8 +631,11 @@ def mel_to_linear(mel: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
     if fb.ndim != 2 or mel.ndim < 2 or mel.shape[-2] != fb.shape[0]:
         raise DrumsynthError(f"mel {tuple(mel.shape)} does not match filter bank {tuple(fb.shape)} "
                              "(expected mel [..., n_mels, N] and fb [n_mels, F])")
-    # float64 pseudo-inverse: the mel filter bank is badly conditioned at the low end.
-    pinv = torch.linalg.pinv(fb.to(device=mel.device, dtype=torch.float64)).to(mel.dtype)
+    # The filter bank is rank-deficient (many mel bands share the few FFT bins at the low end), so the
+    # pseudo-inverse must drop its near-zero singular values: with torch's default cut-off a mel that
+    # no spectrum produces exactly (any decoder's output) comes back ~1e5 times too loud. float64 for
+    # the SVD itself.
+    pinv = torch.linalg.pinv(fb.to(device=mel.device, dtype=torch.float64), rtol=1e-4).to(mel.dtype)
     return torch.matmul(pinv, mel).clamp_min(0)
 
 
