@@ -64,3 +64,21 @@ def test_encode_gives_a_latent_and_save_writes_finished_files(session, tmp_path)
     assert data[-1] == 0  # faded out to silence
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["sample_rate"] == 48000 and sidecar["seed"] == 3 and len(sidecar["latent"]) == len(z)
+
+
+def test_xy_pad_controls_and_crop(session):
+    if not hasattr(session.model, "latent_from_controls"):
+        pytest.skip(f"{session.family} has no XY pad")
+    cls = session.classes[0]
+    centre = session.controls(cls, p1=0.0, p2=0.0)
+    assert np.array_equal(centre.waves, session.controls(cls, p1=0.0, p2=0.0).waves)
+    moved = session.controls(cls, p1=0.8, p2=-0.8, p3=0.5)
+    assert not np.array_equal(centre.waves, moved.waves)
+    assert moved.provenance["controls"] == {"x": 0.8, "y": -0.8, "fine": 0.5, "range_std": 2.0}
+    half = session.crop(moved, 0.0, 0.5)
+    assert half.waves.shape[-1] == round(0.5 * moved.waves.shape[-1])
+    assert half.waves[0, -1] == 0.0  # faded where it was cut
+    with pytest.raises(DrumsynthError, match=r"x must be in \[-1, 1\]"):
+        session.controls(cls, p1=1.5)
+    with pytest.raises(DrumsynthError, match="crop needs"):
+        session.crop(moved, 0.6, 0.2)

@@ -312,6 +312,32 @@ def prepare_clip(wave: Array, length: int, *, fade_in: int = 0, fade_out: int = 
     return out
 
 
+def crop(wave: torch.Tensor, start: float = 0.0, end: float = 1.0, fade: int = 32) -> torch.Tensor:
+    """The waveform view's crop: keep ``[start, end)`` of the clip, given as fractions of its length.
+
+    Parameters
+    ----------
+    wave : Tensor[..., T]
+    start, end : 0 <= start < end <= 1
+    fade : linear fade length in samples, applied only where the clip is cut (not at its natural
+        start, so the attack stays intact; not at its natural end)
+
+    Returns
+    -------
+    Tensor[..., round(end * T) - round(start * T)]
+    """
+    if not (isinstance(start, int | float) and isinstance(end, int | float)
+            and 0.0 <= start < end <= 1.0):
+        raise DrumsynthError(f"crop needs 0 <= start < end <= 1, got start={start!r} end={end!r}")
+    n = wave.shape[-1]
+    a, b = int(round(start * n)), int(round(end * n))
+    if b <= a:
+        raise DrumsynthError(f"crop [{start}, {end}) of a {n}-sample clip is empty")
+    out = wave[..., a:b]
+    length = b - a
+    return apply_fades(out, min(fade, length) if a > 0 else 0, min(fade, length) if b < n else 0)
+
+
 # ----------------------------------------------------------------------------------------------
 # STFT
 

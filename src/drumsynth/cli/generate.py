@@ -13,6 +13,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--class", dest="cls", required=True, help="drum class, e.g. kick, snare, cymbal")
     parser.add_argument("-n", type=int, default=1, help="number of hits (default 1)")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--xy", type=float, nargs=2, metavar=("X", "Y"),
+                        help="XY pad position in [-1, 1] (ndm): one hit at that point instead of random ones")
+    parser.add_argument("--fine", type=float, default=0.0, help="Fine knob in [-1, 1] (ndm, with --xy)")
+    parser.add_argument("--range", type=float, default=2.0, dest="range_std",
+                        help="XY pad range in standard deviations (ndm, with --xy; default 2)")
+    parser.add_argument("--crop", type=float, nargs=2, metavar=("START", "END"),
+                        help="keep this part of each hit, as fractions of its length (e.g. 0 0.5)")
     parser.add_argument("--sr", type=int, default=44100, choices=(44100, 48000), help="file sample rate")
     parser.add_argument("--bit-depth", default="24", choices=("16", "24", "32f"), help="WAV sample format")
     add_runtime_options(parser)
@@ -24,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     apply_runtime(args)
     session = Session.load(args.model, device=args.device)
-    render = session.generate(args.cls, n=args.n, seed=args.seed)
+    if args.xy is not None:
+        render = session.controls(args.cls, p1=args.xy[0], p2=args.xy[1], p3=args.fine, range_std=args.range_std)
+    else:
+        render = session.generate(args.cls, n=args.n, seed=args.seed)
+    if args.crop is not None:
+        render = session.crop(render, *args.crop)
     paths = session.save(render, args.out, out_sr=args.sr, bit_depth=args.bit_depth)
     emit(args, {"model": str(session.checkpoint), "family": session.family, "files": [str(p) for p in paths]},
          "\n".join(str(p) for p in paths))

@@ -165,6 +165,32 @@ class Session:
                       seed=seed, provenance=self._provenance())
 
     @torch.no_grad()
+    def controls(self, cls: str, *, p1: float = 0.0, p2: float = 0.0, p3: float = 0.0,
+                 range_std: float = 2.0) -> Render:
+        """One hit from the Neural Drum Machine's interface: XY pad (p1, p2), Fine (p3), all in [-1, 1],
+        the pad's range in standard deviations, and the class menu (``cls``)."""
+        if not hasattr(self.model, "latent_from_controls"):
+            raise DrumsynthError(f"{self.family} models have no XY pad / Fine controls")
+        for name, value in (("x", p1), ("y", p2), ("fine", p3)):
+            if not -1.0 <= value <= 1.0:
+                raise DrumsynthError(f"{name} must be in [-1, 1], got {value}")
+        z = self.model.latent_from_controls(cls, p1, p2, p3, range_std)
+        labels = self.class_weights(cls, 1)
+        waves = self.model.generate(z, labels).cpu().numpy()
+        return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
+                      seed=None, provenance=self._provenance() | {
+                          "controls": {"x": p1, "y": p2, "fine": p3, "range_std": range_std}})
+
+    @staticmethod
+    def crop(render: Render, start: float, end: float) -> Render:
+        """Keep ``[start, end)`` (fractions of the clip) of every hit, with short fades where it cuts."""
+        from drumsynth.audio.dsp import crop
+
+        waves = crop(torch.from_numpy(render.waves), start, end).numpy()
+        return Render(waves=waves, sample_rate=render.sample_rate, latents=render.latents, labels=render.labels,
+                      seed=render.seed, provenance=render.provenance | {"crop": [start, end]})
+
+    @torch.no_grad()
     def encode(self, wave: np.ndarray, sr: int, cls: str | int | list[float] | None = None) -> torch.Tensor:
         """Latent Tensor[latent_dim] of one sound np.ndarray[T] at ``sr`` (resampled to the model's rate)."""
         from drumsynth.audio.resample import resample
