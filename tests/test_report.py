@@ -47,6 +47,7 @@ def test_report_tables_files_and_known_values(small_cache, classifier, tmp_path:
                              sr=44100)
     report = evaluate(small_cache, tmp_path / "out", classifier=classifier, generated=[generated],
                       reconstructions=[halves], seed=0, kid_subsets=5)
+    assert report["meta"]["n_test"] == 4 * 6
     for name in ("report.md", "report.json", "sheet.png"):
         assert (tmp_path / "out" / name).is_file()
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
