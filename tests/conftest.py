@@ -11,6 +11,21 @@ import soundfile as sf
 SR = 44100
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run every test on one torch thread, then restore the setting.
+
+    The tests' tensors are small: OpenMP hand-offs dominate, and on a busy 2-core machine two threads
+    were measured tens of times slower than one.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def synth_hit(kind: str, sr: int = SR, seconds: float = 0.3, seed: int = 0) -> np.ndarray:
     """A crude but class-typical drum hit: np.ndarray[T] float32, peak ≈ 0.9."""
     rng = np.random.default_rng(seed)

@@ -19,16 +19,6 @@ DRUMGAN = dict(n_fft=2048, hop_length=512, win_length=2048)  # 44.1 kHz, 0.55 s
 DRUMGAN_LENGTH = 24255  # round(0.55 * 44100)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small FFTs are dominated by OpenMP hand-offs; on a busy 2-core machine two threads are
-    # tens of times slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def drum_like(n: int, sr: int = 44100, batch: int = 2, seed: int = 0) -> torch.Tensor:
     """[batch, n] float32: a pitch-swept decaying sine (kick) plus decaying noise band-limited to 16 kHz."""
     rng = np.random.default_rng(seed)

@@ -22,16 +22,6 @@ from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, o
 from drumsynth.models.ndm.wae import ConditionalBatchNorm, class_mmd, imq_kernel, mmd_imq
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---- MMD -------------------------------------------------------------------------------------------
 
 

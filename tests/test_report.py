@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import synth_hit
 from drumsynth.data.cache import load_cache, write_cache
@@ -20,7 +19,6 @@ pytestmark = pytest.mark.skipif(not DEFAULT_PATH.is_file(), reason="no shipped c
 
 @pytest.fixture(scope="module")
 def classifier():
-    torch.set_num_threads(1)
     return load_classifier()
 
 

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.skipif(not shipped_models(), reason="no model shipped i
 
 @pytest.fixture(scope="module")
 def session():
-    torch.set_num_threads(1)
     return Session.load(None)
 
 

@@ -26,15 +26,6 @@ HERE = Path(__file__).parent
 N_STEPS, KILL_AT = 7, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and a busy 2-core machine punishes two)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_trainer(out: Path, max_steps: int = 2, recipe_cls: type[ToyRecipe] = ToyRecipe, data=None,
                  **options) -> Trainer:
     seed_everything(0)  # the same initial weights for every run
