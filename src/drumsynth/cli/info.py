@@ -24,13 +24,18 @@ def run(args: argparse.Namespace) -> int:
     from drumsynth import __version__
 
     if args.path is None:
-        shipped = sorted(p.name for p in PRETRAINED.glob("*.pt"))
+        from drumsynth.inference.session import shipped_models
+
+        models = list(shipped_models())
         payload = {"version": __version__, "torch": torch.__version__, "python": platform.python_version(),
                    "cuda": torch.cuda.is_available(), "threads": torch.get_num_threads(),
-                   "pretrained": shipped}
+                   "models": models, "default_model": models[0] if models else None,
+                   "pretrained_files": sorted(p.name for p in PRETRAINED.glob("*.pt"))}
         text = "\n".join([f"drumsynth {__version__} (torch {torch.__version__}, python {platform.python_version()})",
                           f"cuda available: {payload['cuda']}; torch threads: {payload['threads']}",
-                          "shipped models: " + (", ".join(shipped) if shipped else "none yet")])
+                          "shipped models: " + (", ".join(models) if models else "none yet")
+                          + (f" (default: {models[0]})" if models else ""),
+                          "shipped files: " + ", ".join(payload["pretrained_files"])])
         emit(args, payload, text)
         return 0
     path = Path(args.path)
