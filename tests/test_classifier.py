@@ -17,20 +17,11 @@ from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
 from drumsynth.metrics.classifier import DEFAULT_PATH, DrumClassifier, load_classifier, save_classifier
-from drumsynth.metrics.train_classifier import evaluate, log_mels, standardise, train_classifier
+from drumsynth.metrics.train_classifier import band_limit, evaluate, log_mels, standardise, train_classifier
 
 REPO = Path(__file__).resolve().parent.parent
 # A tiny front end and network: the same code paths as the shipped model at a fraction of the cost.
 TINY = dict(length=8192, n_fft=512, hop_length=256, n_mels=32, stem_channels=8, widths=(16, 32), embed_dim=32)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These nets are tiny: one thread is faster than two, and much steadier on a shared CPU.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture
@@ -149,6 +140,39 @@ def test_training_learns_the_synthetic_classes_and_is_reproducible(synthetic_cac
     # Same seed, same run.
     repeat = train_classifier(synthetic_cache, None, **kwargs)
     assert repeat["history"] == history
+
+
+def test_band_limit_empties_the_bands_above_the_cutoff_like_a_band_limited_input(tiny: DrumClassifier):
+    rng = np.random.default_rng(3)
+    waves = torch.from_numpy(np.stack([synth_hit(lab, seconds=0.15, seed=i) for i, lab in
+                                       enumerate(("cymbal", "hihat_closed", "snare", "kick"))])).float()
+    db = log_mels(tiny, waves + 1e-3 * torch.from_numpy(rng.standard_normal(waves.shape)).float())
+    kw = dict(mel_fb=tiny.mel_fb, sr=tiny.sr, top_db=tiny.top_db, min_hz=6000.0, max_hz=14000.0)
+    out = band_limit(db, torch.Generator().manual_seed(0), p=1.0, **kw)
+    again = band_limit(db, torch.Generator().manual_seed(0), p=1.0, **kw)
+    assert torch.equal(out, again)  # deterministic given the generator
+    # Recover each clip's cutoff from the same draws, then check the bands on either side of it.
+    g = torch.Generator().manual_seed(0)
+    torch.rand(4, generator=g)
+    cutoff = 6000.0 + torch.rand(4, generator=g) * 8000.0
+    freqs = torch.linspace(0.0, tiny.sr / 2, tiny.mel_fb.shape[1])
+    for b in range(4):
+        support = tiny.mel_fb > 0
+        above = (freqs[None, :] < cutoff[b]).logical_and(support).sum(1) == 0   # no weight below the cutoff
+        below = (freqs[None, :] >= cutoff[b]).logical_and(support).sum(1) == 0  # no weight above it
+        assert above.any() and below.any()
+        floor = out[b].amax() - tiny.top_db
+        # Above the cutoff: the front end's silence value (top_db below the clip's peak), everywhere.
+        assert torch.equal(out[b][above], floor.expand_as(out[b][above]))
+        # Below it: unchanged, up to rounding (and the floor, which rises if the peak was above the cutoff).
+        assert torch.allclose(out[b][below], torch.maximum(db[b][below], floor), atol=1e-4)
+        if out[b].amax() >= db[b].amax() - 1e-4:  # the peak was below the cutoff: nothing below it moves
+            assert torch.allclose(out[b][below], db[b][below], atol=1e-4)
+    # p = 0: nothing happens; p = 0.5: some clips are left exactly as they were.
+    assert band_limit(db, torch.Generator().manual_seed(0), p=0.0, **kw) is db
+    half = band_limit(db.repeat(8, 1, 1), torch.Generator().manual_seed(1), p=0.5, **kw)
+    same = [torch.equal(h, d) for h, d in zip(half, db.repeat(8, 1, 1))]
+    assert any(same) and not all(same)
 
 
 def _classify_args(argv: list[str]) -> argparse.Namespace:

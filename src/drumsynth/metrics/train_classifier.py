@@ -9,7 +9,9 @@ What it does, and why:
 * log-mels are computed **once** per clip (the mel projection costs as much as a training step on a CPU)
   and standardised with per-bin statistics of the train split, which are stored in the model;
 * per batch, augmentation acts on those log-mels: a delay by whole hops (identical to delaying the wave
-  by ``k * hop_length`` samples, since frames are then just moved and silence enters), one frequency and one
+  by ``k * hop_length`` samples, since frames are then just moved and silence enters), recording-chain
+  variation, a band limit at a random cutoff (a model family or recording at a lower sample rate: the
+  evaluation net must not read missing > 11 kHz energy as "not a cymbal"), one frequency and one
   time mask (SpecAugment), and mixup between clips. There is no gain augmentation: the front end
   peak-normalises each clip, so the classifier is gain-invariant by construction;
 * batches are class-balanced (a class uniformly, then a clip of it) with an explicit ``torch.Generator``;
@@ -96,6 +98,32 @@ def level_augment(db: torch.Tensor, generator: torch.Generator, *, tilt_db: floa
     cut = torch.where(u[:, 3] < p, (4.0 * (n_t / 4.0) ** amount[:, 3]).long(), torch.full((B,), n_t))
     gone = torch.arange(n_t)[None, :] >= cut[:, None]
     return torch.where(gone[:, None, :], floor, out)
+
+
+def band_limit(db: torch.Tensor, generator: torch.Generator, *, mel_fb: torch.Tensor, sr: int, top_db: float,
+               p: float, min_hz: float, max_hz: float) -> torch.Tensor:
+    """Band-limit dB log-mels Tensor[B, n_mels, frames] below a random cutoff, with probability ``p`` each.
+
+    The cutoff is uniform in [``min_hz``, ``max_hz``): the Nyquist frequency of a model family that works
+    at a lower sample rate (22.05 kHz: 11.025 kHz; 32 kHz: 16 kHz), or of a recording played back at one.
+    Each mel band keeps the share of its filter (``mel_fb``, Tensor[n_mels, n_fft // 2 + 1] at ``sr``)
+    that lies below the cutoff, assuming a locally flat spectrum: bands entirely above it lose everything,
+    bands entirely below it are unchanged, the band across it is attenuated. The clip is then floored
+    ``top_db`` below its (new) peak exactly as the front end floors it, so the emptied bands hold the value
+    a truly band-limited input gets from the same front end (its digital silence). Clips not drawn are
+    returned unchanged; ``p = 0`` returns ``db`` itself.
+    """
+    if p <= 0:
+        return db
+    B = db.shape[0]
+    u = torch.rand(B, generator=generator)
+    cutoff = min_hz + torch.rand(B, generator=generator) * (max_hz - min_hz)
+    freqs = torch.linspace(0.0, sr / 2, mel_fb.shape[1], device=db.device)
+    kept = (freqs[None, :] < cutoff[:, None].to(db.device)).to(mel_fb.dtype)          # [B, bins]
+    share = (kept @ mel_fb.T) / mel_fb.sum(dim=1).clamp_min(1e-12)                   # [B, n_mels]
+    out = db + 10.0 * torch.log10(share.clamp_min(1e-10))[:, :, None]
+    out = torch.maximum(out, out.amax(dim=(1, 2), keepdim=True) - top_db)
+    return torch.where((u < p)[:, None, None].to(db.device), out, db)
 
 
 def spec_mask(x: torch.Tensor, generator: torch.Generator, max_freq: int, max_time: int, p: float
@@ -198,6 +226,7 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
                      label_smoothing: float = 0.1, mixup: float = 0.2, mask_p: float = 0.5,
                      max_mask_bins: int = 16, max_mask_frames: int = 8, level_p: float = 0.5,
                      tilt_db: float = 12.0, decay_db: float = 30.0, min_top_db: float = 50.0,
+                     band_p: float = 0.0, band_min_hz: float = 8000.0, band_max_hz: float = 22050.0,
                      ema: float = 0.0, warmup: int | None = None,
                      eval_every: int = 100, model_kwargs: dict[str, Any] | None = None,
                      threads: int | None = None, log: Callable[[str], None] | None = print) -> dict[str, Any]:
@@ -214,6 +243,8 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
     label_smoothing, mixup : regularisation (mixup: Beta(a, a) with a = ``mixup``; 0 disables it)
     mask_p, max_mask_bins, max_mask_frames : SpecAugment-style masks
     level_p, tilt_db, decay_db, min_top_db : recording-chain variation (see :func:`level_augment`)
+    band_p, band_min_hz, band_max_hz : band-limit augmentation, cutoff uniform in [min, max) Hz
+        (see :func:`band_limit`; ``band_p = 0`` disables it)
     ema : decay of an exponential moving average of the weights, which is then what is validated and
         kept (0: the raw weights)
     eval_every : validation cadence (steps)
@@ -234,7 +265,8 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
                     pitch_semitones=list(pitch_semitones), max_delay_frames=max_delay_frames,
                     label_smoothing=label_smoothing, mixup=mixup, mask_p=mask_p, max_mask_bins=max_mask_bins,
                     max_mask_frames=max_mask_frames, level_p=level_p, tilt_db=tilt_db, decay_db=decay_db,
-                    min_top_db=min_top_db, ema=ema, warmup=warmup, eval_every=eval_every)
+                    min_top_db=min_top_db, band_p=band_p, band_min_hz=band_min_hz, band_max_hz=band_max_hz,
+                    ema=ema, warmup=warmup, eval_every=eval_every)
     t_start = time.time()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -271,6 +303,9 @@ def train_classifier(cache_dir: str | Path, out_path: str | Path | None, *, step
         if level_p > 0:
             db = level_augment(db, gen, tilt_db=tilt_db, decay_db=decay_db, min_top_db=min_top_db,
                                top_db=model.top_db, p=level_p)
+        if band_p > 0:
+            db = band_limit(db, gen, mel_fb=model.mel_fb, sr=model.sr, top_db=model.top_db, p=band_p,
+                            min_hz=band_min_hz, max_hz=band_max_hz)
         x = spec_mask(standardise(model, db), gen, max_mask_bins, max_mask_frames, mask_p)
         labels = train.labels[idx]
         t8 = smooth_one_hot(labels, len(CLASSES), label_smoothing)
@@ -393,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixup", type=float, default=0.2, help="Beta(a, a) mixup; 0 disables it")
     parser.add_argument("--mask-p", type=float, default=0.5)
     parser.add_argument("--level-p", type=float, default=0.5, help="probability of each tilt/decay/floor change")
+    parser.add_argument("--band-p", type=float, default=0.0,
+                        help="probability of the band-limit augmentation (cutoff uniform in 8-22.05 kHz; 0: off)")
+    parser.add_argument("--band-min-hz", type=float, default=8000.0, help="lowest band-limit cutoff (Hz)")
+    parser.add_argument("--band-max-hz", type=float, default=22050.0, help="highest band-limit cutoff (Hz)")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--ema", type=float, default=0.0, help="weight-averaging decay (0: off)")
     parser.add_argument("--model", default="{}", help='DrumClassifier kwargs as JSON, e.g. \'{"widths": [48, 96, 128, 192]}\'')
@@ -407,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         result = train_classifier(
             args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, seed=args.seed, pitch_semitones=pitch,
-            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p, level_p=args.level_p, ema=args.ema,
+            label_smoothing=args.label_smoothing, mixup=args.mixup, mask_p=args.mask_p, level_p=args.level_p,
+            band_p=args.band_p, band_min_hz=args.band_min_hz, band_max_hz=args.band_max_hz, ema=args.ema,
             eval_every=args.eval_every, model_kwargs=model_kwargs, threads=args.threads,
             log=None if args.json else print)
     except (DrumsynthError, ValueError, TypeError) as err:
