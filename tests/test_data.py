@@ -10,10 +10,12 @@ import soundfile as sf
 import torch
 
 from conftest import SR, synth_hit
+from drumsynth.audio.resample import resample
 from drumsynth.data.augment import BatchAugment, pitch_shift, random_gain, random_shift
 from drumsynth.data.cache import load_cache, write_cache
+from drumsynth.data.corpus import prepare_wave
 from drumsynth.data.dataset import DrumDataset, fit_clip
-from drumsynth.data.prepare import decode_one_shot, prepare_folders
+from drumsynth.data.prepare import prepare_folders
 from drumsynth.data.taxonomy import CLASSES, CLASSES3, TO_CLASS3, normalise_label
 from drumsynth.errors import DrumsynthError
 
@@ -66,16 +68,16 @@ def test_cache_rejects_bad_records_and_folders(tmp_path: Path):
         load_cache(tmp_path)
 
 
-def test_decode_one_shot_starts_at_onset_and_normalises():
+def test_one_shot_decoding_starts_at_onset_and_normalises():
     hit = synth_hit("snare", sr=48000)
     wave = np.concatenate([np.zeros(4800, np.float32), 0.3 * hit])
-    clip, peak = decode_one_shot(wave, 48000)
-    assert peak == pytest.approx(0.27, rel=1e-3)
+    clip, peak = prepare_wave(wave, 48000)
+    assert peak == pytest.approx(np.max(np.abs(resample(wave, 48000, SR))), rel=1e-6)  # after resampling
     assert np.max(np.abs(clip)) == pytest.approx(1.0)
     # 100 ms of leading silence removed, 1 ms margin kept.
     assert int(np.argmax(np.abs(clip) > 1e-3)) <= SR // 1000 + 2
     with pytest.raises(DrumsynthError, match="silent"):
-        decode_one_shot(np.zeros(1000, np.float32), SR)
+        prepare_wave(np.zeros(1000, np.float32), SR)
 
 
 def test_prepare_skips_unreadable_files_and_labels_from_folders(one_shot_folder: Path, tmp_path: Path):
@@ -96,8 +98,8 @@ def test_prepare_converts_stereo_96k_files(tmp_path: Path):
     prepare_folders([root], tmp_path / "cache", progress=False)
     cache = load_cache(tmp_path / "cache")
     assert cache.records[0]["orig_sr"] == 96000
-    # 0.3 s at 96 kHz becomes 0.3 s at 44.1 kHz (minus nothing: the hit starts at sample 0).
-    assert abs(len(cache.wave(0)) - int(0.3 * SR)) <= 2
+    # 0.3 s at 96 kHz becomes 0.3 s at 44.1 kHz, less the few tail samples below -60 dB of the peak.
+    assert int(0.3 * SR) - 50 <= len(cache.wave(0)) <= int(0.3 * SR)
 
 
 def test_prepare_refuses_too_few_files(one_shot_folder: Path, tmp_path: Path):

@@ -13,19 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from drumsynth.audio.dsp import onset_index
 from drumsynth.audio.io import find_audio_files, load_audio
-from drumsynth.audio.resample import resample
-from drumsynth.data.cache import CACHE_SR, write_cache
+from drumsynth.data.cache import write_cache
+from drumsynth.data.corpus import MAX_SECONDS, prepare_wave
 from drumsynth.data.taxonomy import CLASSES, normalise_label
 from drumsynth.errors import DrumsynthError
 
 MIN_FILES = 20
-MAX_SECONDS = 1.0
-ONSET_DB = -60.0
-MIN_SAMPLES = 441  # 10 ms at 44.1 kHz: shorter is a click, not a drum hit
 
 
 @dataclass
@@ -35,25 +29,6 @@ class PrepareReport:
     out: Path
     counts: Counter
     skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
-def decode_one_shot(wave: np.ndarray, sr: int, *, max_seconds: float = MAX_SECONDS
-                    ) -> tuple[np.ndarray, float]:
-    """Mono np.ndarray[T] at ``sr`` -> (np.ndarray[T'] at 44.1 kHz starting at the onset, original peak).
-
-    The clip starts 1 ms before the first sample within ``ONSET_DB`` of its peak, is cut to ``max_seconds``
-    and peak-normalised. Silent or shorter-than-10-ms clips raise ``DrumsynthError``.
-    """
-    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
-    if peak <= 1e-6:
-        raise DrumsynthError("the audio is silent")
-    if sr != CACHE_SR:
-        wave = resample(wave, sr, CACHE_SR)
-    start = max(0, int(onset_index(wave, ONSET_DB)) - CACHE_SR // 1000)
-    clip = np.asarray(wave[start:start + int(max_seconds * CACHE_SR)], dtype=np.float32)
-    if len(clip) < MIN_SAMPLES:
-        raise DrumsynthError(f"the audio is {len(clip) / CACHE_SR * 1000:.1f} ms long; a drum hit needs 10 ms")
-    return clip / np.max(np.abs(clip)), peak
 
 
 def label_from_path(path: Path, root: Path) -> str:
@@ -101,7 +76,7 @@ def prepare_folders(folders: list[str | Path], out: str | Path, *, min_files: in
                 continue
             try:
                 wave, sr = load_audio(path)
-                clip, peak = decode_one_shot(wave, sr)
+                clip, peak = prepare_wave(wave, sr)  # the corpus's own decoding
             except DrumsynthError as err:
                 skipped.append((str(path), str(err)))
                 continue
