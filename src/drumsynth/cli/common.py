@@ -40,3 +40,51 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
         sys.stdout.write("\n")
     else:
         print(text)
+
+
+def add_class_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """--class NAME or --mix NAME=WEIGHT …: one class, or independent class weights (the sliders)."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--class", dest="cls", help="drum class, e.g. kick, snare, cymbal")
+    group.add_argument("--mix", nargs="+", metavar="NAME=WEIGHT",
+                       help="class weights, e.g. kick=0.8 snare=0.3 (classes not named get 0; "
+                            "weights outside [0, 1] are passed to the model as they are)")
+
+
+def parse_mix(items: list[str], classes: tuple[str, ...] | list[str]) -> list[float]:
+    """``["kick=0.8", "snare=0.3"]`` -> one weight per class of ``classes`` (names not given: 0).
+
+    Raises ``DrumsynthError`` for a malformed item, an unknown or repeated name, or a non-finite weight.
+    """
+    import math
+
+    from drumsynth.errors import DrumsynthError
+
+    classes = list(classes)
+    weights = [0.0] * len(classes)
+    seen: set[str] = set()
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise DrumsynthError(f"--mix item {item!r} is not NAME=WEIGHT (e.g. kick=0.8)")
+        if name not in classes:
+            raise DrumsynthError(f"--mix class {name!r} is not one of this model's classes {classes}")
+        if name in seen:
+            raise DrumsynthError(f"--mix names class {name!r} twice")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not math.isfinite(weight):
+            raise DrumsynthError(f"--mix weight {value!r} for {name!r} is not a finite number")
+        seen.add(name)
+        weights[classes.index(name)] = weight
+    return weights
+
+
+def class_choice(args: argparse.Namespace, classes: tuple[str, ...]) -> str | list[float] | None:
+    """What --class / --mix asked for, as ``Session.class_weights`` takes it (``None``: neither)."""
+    if getattr(args, "mix", None):
+        return parse_mix(args.mix, classes)
+    return getattr(args, "cls", None)

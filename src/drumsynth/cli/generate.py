@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from drumsynth.cli.common import add_runtime_options, apply_runtime, emit
+from drumsynth.cli.common import add_class_options, add_runtime_options, apply_runtime, class_choice, emit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("generate", help="generate drum hits as WAV files (+ JSON sidecars)")
     parser.add_argument("--model", help="checkpoint path or family id (default: the shipped default model)")
-    parser.add_argument("--class", dest="cls", required=True, help="drum class, e.g. kick, snare, cymbal")
+    add_class_options(parser, required=True)
     parser.add_argument("-n", type=int, default=1, help="number of hits (default 1)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--xy", type=float, nargs=2, metavar=("X", "Y"),
@@ -27,14 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from drumsynth.errors import DrumsynthError
     from drumsynth.inference.session import Session
 
     apply_runtime(args)
     session = Session.load(args.model, device=args.device)
+    cls = class_choice(args, session.classes)
     if args.xy is not None:
+        if args.cls is None:
+            raise DrumsynthError("--xy needs --class (the XY pad spans that class's own latent PCA), not --mix")
         render = session.controls(args.cls, p1=args.xy[0], p2=args.xy[1], p3=args.fine, range_std=args.range_std)
     else:
-        render = session.generate(args.cls, n=args.n, seed=args.seed)
+        render = session.generate(cls, n=args.n, seed=args.seed)
     if args.crop is not None:
         render = session.crop(render, *args.crop)
     paths = session.save(render, args.out, out_sr=args.sr, bit_depth=args.bit_depth)

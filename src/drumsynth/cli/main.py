@@ -10,7 +10,8 @@ from drumsynth.errors import DrumsynthError
 
 # One module per verb, each with add_parser(subparsers); imported lazily by name so that
 # `drumsynth --help` stays fast and a verb's heavy imports happen only when it runs.
-VERBS = ("corpus", "prepare", "train", "generate", "classify", "evaluate", "bench", "demo", "info")
+VERBS = ("corpus", "prepare", "train", "generate", "encode", "vary", "classify", "evaluate", "bench", "demo",
+         "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,19 @@
 
 A Session holds one loaded model and turns musical requests (a class or class mix, a seed, a latent)
 into finished drum hits with their provenance. It reads every DSP parameter from the checkpoint.
+
+Methods: :meth:`Session.generate` (class or class mix, seed or latent), :meth:`Session.encode`,
+:meth:`Session.controls` (ndm's XY pad), :meth:`Session.crop`, :meth:`Session.save`, and DrumGAN VST's
+latent navigation (seed Appendix A), which works for every family through the family contract:
+
+- :meth:`Session.set_sliders` — the class sliders: independent, continuous weights, passed to the model
+  as they are (values outside [0, 1] included);
+- :meth:`Session.new_center` — "Generate": a new ``z_center ~ N(0, I)`` from a seed;
+- :meth:`Session.analyze` — "Analyze": encode a sound into ``z_center`` (and the sliders, when the
+  model estimates class weights);
+- :meth:`Session.new_direction` — "Change variation direction": new orthonormal ``e1``, ``e2``;
+- :meth:`Session.vary` — "Variation intensity" α: decode ``z_center + α·e1``;
+- :meth:`Session.plane` — the 2-D pad: decode ``z_center + x·e1 + y·e2``.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import torch
 import drumsynth
 from drumsynth.errors import DrumsynthError
 from drumsynth.export.wav import finish_hit, write_hit
+from drumsynth.inference import latent as nav
 
 PRETRAINED = Path(drumsynth.__file__).resolve().parent / "pretrained"
 # The default model when none is named: the first shipped one in this order.
@@ -88,6 +102,16 @@ class Session:
         self.checkpoint_sha256 = checkpoint_sha256
         self.device = device
         self.options: dict[str, str] = {}
+        # Latent navigation state (CPU tensors): the sliders' class weights Tensor[C], the centre
+        # Tensor[latent_dim] with where it came from, and the orthonormal directions Tensor[latent_dim]
+        # (drawn from seed 0 on first use).
+        self.sliders: torch.Tensor | None = None
+        self.z_center: torch.Tensor | None = None
+        self.center_source: str | None = None
+        self.center_seed: int | None = None
+        self.e1: torch.Tensor | None = None
+        self.e2: torch.Tensor | None = None
+        self.direction_seed: int | None = None
 
     @classmethod
     def load(cls, spec: str | None = None, *, device: str = "cpu") -> Session:
@@ -190,14 +214,109 @@ class Session:
         return Render(waves=waves, sample_rate=render.sample_rate, latents=render.latents, labels=render.labels,
                       seed=render.seed, provenance=render.provenance | {"crop": [start, end]})
 
-    @torch.no_grad()
-    def encode(self, wave: np.ndarray, sr: int, cls: str | int | list[float] | None = None) -> torch.Tensor:
-        """Latent Tensor[latent_dim] of one sound np.ndarray[T] at ``sr`` (resampled to the model's rate)."""
+    def _model_wave(self, wave: np.ndarray, sr: int) -> torch.Tensor:
+        """One sound np.ndarray[T] at ``sr`` -> Tensor[1, T'] at the model's rate, on the device."""
         from drumsynth.audio.resample import resample
 
         wave = resample(np.asarray(wave, dtype=np.float32), sr, self.model.sample_rate)
+        return torch.from_numpy(wave)[None].to(self.device)
+
+    @torch.no_grad()
+    def encode(self, wave: np.ndarray, sr: int, cls: str | int | list[float] | None = None) -> torch.Tensor:
+        """Latent Tensor[latent_dim] of one sound np.ndarray[T] at ``sr`` (resampled to the model's rate)."""
         labels = None if cls is None else self.class_weights(cls, 1)
-        return self.model.encode(torch.from_numpy(wave)[None].to(self.device), labels)[0].cpu()
+        return self.model.encode(self._model_wave(wave, sr), labels)[0].cpu()
+
+    # ---- latent navigation (DrumGAN VST, seed Appendix A) -------------------------------------------
+
+    def set_sliders(self, weights: str | int | list[float]) -> torch.Tensor:
+        """Set the class sliders from a class name (one-hot), an index, or explicit weights Tensor[C].
+
+        Explicit weights may lie outside [0, 1]: they reach the model as they are, never clipped here.
+        Returns the sliders Tensor[C].
+        """
+        self.sliders = self.class_weights(weights, 1)[0].cpu().clone()
+        return self.sliders
+
+    def new_center(self, seed: int) -> torch.Tensor:
+        """The Generate button: a new ``z_center`` Tensor[latent_dim] from the model's prior, with ``seed``."""
+        generator = torch.Generator().manual_seed(int(seed))
+        self.z_center = self.model.sample_latent(1, generator)[0].detach().cpu().float()
+        self.center_source, self.center_seed = f"seed {int(seed)}", int(seed)
+        return self.z_center
+
+    def new_direction(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Change variation direction: new orthonormal ``e1``, ``e2`` Tensor[latent_dim] from ``seed``."""
+        generator = torch.Generator().manual_seed(int(seed))
+        self.e1, self.e2 = nav.orthonormal_pair(self.model.latent_dim, generator)
+        self.direction_seed = int(seed)
+        return self.e1, self.e2
+
+    @torch.no_grad()
+    def analyze(self, wave: np.ndarray, sr: int) -> dict[str, Any]:
+        """The Analyze button: encode one sound np.ndarray[T] at ``sr`` into ``z_center``.
+
+        A model with ``analyze(wave Tensor[B, T]) -> (z Tensor[B, d], c Tensor[B, C])`` (an encoder that
+        also estimates class weights) sets the sliders to ``c``; any other model encodes with the current
+        sliders as its class conditioning (``None`` when unset) and leaves them as they are.
+        Returns ``{"sliders": {class: weight} (empty when unset), "latent": list of latent_dim floats}``.
+        """
+        x = self._model_wave(wave, sr)
+        if callable(getattr(self.model, "analyze", None)):
+            z, c = self.model.analyze(x)
+            weights = c[0].detach().cpu().float().tolist()
+        else:
+            labels = None if self.sliders is None else self.sliders[None].to(self.device)
+            z, weights = self.model.encode(x, labels), None
+        z = z[0].detach().cpu().float()
+        if z.shape != (self.model.latent_dim,) or not torch.all(torch.isfinite(z)):
+            raise DrumsynthError(f"{self.family} encoder gave no usable latent (shape {tuple(z.shape)})")
+        if weights is not None:
+            self.set_sliders(weights)
+        self.z_center = z
+        self.center_source, self.center_seed = "analyze", None
+        return {"sliders": self.slider_values(), "latent": self.z_center.tolist()}
+
+    def slider_values(self) -> dict[str, float]:
+        """The sliders as ``{class: weight}`` (empty when unset)."""
+        return {} if self.sliders is None else dict(zip(self.classes, self.sliders.tolist()))
+
+    def vary(self, intensity: float) -> Render:
+        """Variation intensity: one hit decoded from ``z_center + intensity·e1`` with the sliders."""
+        intensity = nav.finite_scalar("intensity", intensity)
+        e1, e2 = self._directions()
+        # The pad's x axis: vary(a) and plane(a, 0) decode the same latent.
+        z = nav.plane_point(self._center(), e1, e2, intensity, 0.0)
+        return self._navigate(z, {"intensity": intensity})
+
+    def plane(self, x: float, y: float) -> Render:
+        """The 2-D pad: one hit decoded from ``z_center + x·e1 + y·e2`` with the sliders."""
+        e1, e2 = self._directions()
+        z = nav.plane_point(self._center(), e1, e2, x, y)
+        return self._navigate(z, {"x": float(x), "y": float(y)})
+
+    def _center(self) -> torch.Tensor:
+        if self.z_center is None:
+            raise DrumsynthError("no latent centre yet: press Generate (new_center) or Analyze (analyze) first")
+        return self.z_center
+
+    def _directions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.e1 is None or self.e2 is None:
+            self.new_direction(0)
+        return self.e1, self.e2
+
+    @torch.no_grad()
+    def _navigate(self, z: torch.Tensor, where: dict[str, float]) -> Render:
+        """Decode z Tensor[latent_dim] with the sliders as one Render with navigation provenance."""
+        if self.sliders is None:
+            raise DrumsynthError(f"no class weights yet: set the class sliders first (one of {list(self.classes)} "
+                                 "or explicit weights)")
+        z = z[None].to(self.device)
+        labels = self.sliders[None].to(self.device)
+        waves = self.model.generate(z, labels).cpu().numpy()
+        navigation = where | {"center": self.center_source, "direction_seed": self.direction_seed}
+        return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
+                      seed=self.center_seed, provenance=self._provenance() | {"navigation": navigation})
 
     def save(self, render: Render, out_dir: str | Path, *, prefix: str = "hit", out_sr: int = 44100,
              bit_depth: str = "24") -> list[Path]:

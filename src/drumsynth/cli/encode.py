@@ -1,0 +1,47 @@
+"""``drumsynth encode FILE [--model M] [--out latent.json]``: a sound's latent (DrumGAN VST's Analyze)."""
+
+from __future__ import annotations
+
+import argparse
+
+from drumsynth.cli.common import add_class_options, add_json_option, emit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "encode", help="encode a sound into a model's latent space (and its class weights, where estimated)",
+        description="Analyze: the latent of FILE and the class sliders the model estimates for it (models "
+                    "without an estimate keep --class/--mix, used as the encoder's class conditioning).")
+    parser.add_argument("file", help="audio file (wav, flac, ogg, aiff, mp3); resampled to the model's rate")
+    parser.add_argument("--model", help="checkpoint path or family id (default: the shipped default model)")
+    add_class_options(parser, required=False)
+    parser.add_argument("--out", help="also write the JSON to this file")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="cap torch's CPU threads")
+    add_json_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from drumsynth.audio.io import load_audio, write_atomic
+    from drumsynth.cli.common import apply_runtime, class_choice
+    from drumsynth.inference.session import Session
+
+    apply_runtime(args)
+    wave, sr = load_audio(args.file)
+    session = Session.load(args.model, device=args.device)
+    cls = class_choice(args, session.classes)
+    if cls is not None:
+        session.set_sliders(cls)
+    result = session.analyze(wave, sr)
+    payload = {"file": args.file, "model": str(session.checkpoint), "family": session.family,
+               "latent": result["latent"], "sliders": result["sliders"]}
+    if args.out:
+        write_atomic(args.out, (json.dumps(payload, indent=2) + "\n").encode())
+    sliders = ", ".join(f"{c} {w:.2f}" for c, w in result["sliders"].items()) or "none"
+    text = (f"{args.file}: {session.label} latent of {len(result['latent'])} dims; sliders: {sliders}"
+            + (f"\nwritten to {args.out}" if args.out else ""))
+    emit(args, payload, text)
+    return 0

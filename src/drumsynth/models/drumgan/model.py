@@ -1,0 +1,162 @@
+"""The inference object of the drumgan family (the ``FamilyModel`` of ``drumsynth.models``).
+
+Chain: ``[z, c]`` -> EMA generator -> compressed complex-STFT channels -> inverse STFT -> a 0.55 s
+hit at 44.1 kHz, peak-normalised. ``c`` are the plugin's class sliders: three independent,
+continuous weights (kick, snare, cymbal), used as given — values outside [0, 1] are allowed. The
+encoder (:meth:`analyze`) maps a sound to ``(z, c)``: the plugin's Analyze button.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from drumsynth.audio.dsp import peak_normalise, trim_or_pad
+from drumsynth.config import from_dict
+from drumsynth.data.taxonomy import CLASSES3
+from drumsynth.errors import DrumsynthError
+from drumsynth.models.drumgan import spectral
+from drumsynth.models.drumgan.config import Config
+from drumsynth.models.drumgan.encoder import Encoder
+from drumsynth.models.drumgan.networks import Generator
+
+FAMILY = "drumgan"
+
+
+class DrumGANModel:
+    """A trained (or freshly built) DrumGAN VST, in eval mode.
+
+    Attributes
+    ----------
+    family : "drumgan"
+    sample_rate, length : 44100 and 24255 for the shipped presets
+    classes : ("kick", "snare", "cymbal"), the columns of ``labels``
+    latent_dim : 128 for the seed's model
+    gain : the channel gain fitted on the training set (stored in the checkpoint)
+    encoder_trained : whether the checkpoint's encoder was trained (a GAN-only run's is not)
+    """
+
+    family = FAMILY
+
+    def __init__(self, config: Config, generator: Generator, encoder: Encoder, *, gain: float = 1.0,
+                 classes: tuple[str, ...] = CLASSES3, encoder_trained: bool = True,
+                 device: str | torch.device = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.generator = generator.to(self.device).eval()
+        self.encoder = encoder.to(self.device).eval()
+        self.gain = float(gain)
+        self.classes = tuple(classes)
+        self.sample_rate = config.data.sr
+        self.length = config.data.length
+        self.latent_dim = generator.latent_dim
+        self.encoder_trained = bool(encoder_trained)
+
+    # ---- argument checks -----------------------------------------------------------------------
+
+    def _labels(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Class sliders Tensor[B, C] as given (any finite values); ``None`` = equal thirds."""
+        n = len(self.classes)
+        if labels is None:
+            return torch.full((batch, n), 1.0 / n, device=self.device)
+        labels = torch.as_tensor(labels)
+        if not labels.is_floating_point() and labels.ndim == 1:
+            if labels.numel() and (labels.min() < 0 or labels.max() >= n):
+                raise DrumsynthError(f"class indices must be in 0..{n - 1}, got {labels.tolist()}")
+            labels = torch.nn.functional.one_hot(labels.long(), n)
+        labels = labels.to(self.device, torch.float32)
+        if labels.shape != (batch, n):
+            raise DrumsynthError(f"labels must be [B={batch}, C={n}] class weights, got {tuple(labels.shape)}")
+        if not torch.isfinite(labels).all():
+            raise DrumsynthError("class weights must be finite")
+        return labels
+
+    def _latent(self, z: torch.Tensor) -> torch.Tensor:
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise DrumsynthError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
+        if not torch.isfinite(z).all():
+            raise DrumsynthError("z holds NaN or infinite values")
+        return z
+
+    def _wave(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveforms Tensor[B, T] (or [T]) at ``sample_rate`` -> fitted clips Tensor[B, length], peak 1."""
+        wave = torch.as_tensor(wave, dtype=torch.float32, device=self.device)
+        if wave.ndim == 1:
+            wave = wave.unsqueeze(0)
+        if wave.ndim != 2 or wave.shape[-1] == 0:
+            raise DrumsynthError(f"wave must be [B, T] with T > 0, got {tuple(wave.shape)}")
+        if not torch.isfinite(wave).all():
+            raise DrumsynthError("wave holds NaN or infinite samples")
+        return peak_normalise(trim_or_pad(wave, self.length))
+
+    # ---- the contract --------------------------------------------------------------------------
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` codes from the prior N(0, I): Tensor[n, latent_dim]."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
+
+    @torch.no_grad()
+    def spectrogram(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """z Tensor[B, latent_dim] + sliders Tensor[B, C] -> channels Tensor[B, 2, F, N] (model scale)."""
+        z = self._latent(z)
+        return self.generator(z, self._labels(labels, len(z)))
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """z Tensor[B, latent_dim] + class sliders Tensor[B, C] -> waveform Tensor[B, length], peak 1."""
+        wave = spectral.to_wave(self.spectrogram(z, labels), self.config.data, self.gain)
+        return peak_normalise(wave).clamp(-1.0, 1.0)
+
+    @torch.no_grad()
+    def analyze(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The plugin's Analyze: sounds Tensor[B, T] at ``sample_rate`` -> (z Tensor[B, d], sliders Tensor[B, C])."""
+        if not self.encoder_trained:
+            raise DrumsynthError("this drumgan checkpoint's encoder was never trained (a GAN-only run); "
+                                 "train past the GAN schedule to get one")
+        channels = spectral.to_channels(self._wave(wave), self.config.data, self.gain)
+        return self.encoder(spectral.log_magnitude(channels, self.config.data, self.gain))
+
+    @torch.no_grad()
+    def encode(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Sounds Tensor[B, T] -> codes Tensor[B, latent_dim] (the encoder estimates the class itself;
+        ``labels`` is accepted for the family contract and ignored)."""
+        del labels
+        return self.analyze(wave)[0]
+
+    @torch.no_grad()
+    def reconstruct(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Analyze -> generate: Tensor[B, T] -> Tensor[B, length] (the encoder's own class estimate)."""
+        del labels
+        z, c = self.analyze(wave)
+        return self.generate(z, c)
+
+
+def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
+    """The ``Config`` stored in a checkpoint (unknown keys and wrong types are errors)."""
+    if not isinstance(checkpoint, dict) or checkpoint.get("family") != FAMILY:
+        got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise DrumsynthError(f"not a drumgan checkpoint (family {got!r})")
+    return from_dict(Config, checkpoint["config"])
+
+
+def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> DrumGANModel:
+    """The family contract's ``load_model``: rebuild from a release (or resume) checkpoint dict."""
+    from drumsynth.models.drumgan.recipe import build_modules
+
+    config = config_from_checkpoint(checkpoint)
+    extra = checkpoint.get("extra") or {}
+    classes = tuple(extra.get("classes", CLASSES3))
+    generator, _, encoder = build_modules(config, len(classes))
+    states = checkpoint.get("model", {})
+    for name, module in (("generator_ema", generator), ("encoder", encoder)):
+        if name not in states:
+            raise DrumsynthError(f"drumgan checkpoint has no {name!r} weights (has {sorted(states)})")
+        try:
+            module.load_state_dict(states[name], strict=True)
+        except RuntimeError as err:
+            raise DrumsynthError(f"drumgan checkpoint's {name!r} weights do not fit its config: {err}") from err
+    return DrumGANModel(config, generator, encoder, gain=float(extra.get("gain", 1.0)), classes=classes,
+                        encoder_trained=bool(extra.get("encoder_trained", True)), device=device)

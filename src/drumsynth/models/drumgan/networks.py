@@ -1,0 +1,136 @@
+"""Progressive-growing generator and critic of DrumGAN (Nistal et al. 2020/2022, after Karras et al. 2018).
+
+Both networks hold every scale's block from the start; ``scale`` says how many are in use and
+``alpha`` in [0, 1] fades the newest one in. At ``alpha = 0`` the output of scale ``s`` equals the
+nearest-neighbour up-sampled output of scale ``s - 1`` (and the critic at scale ``s`` equals the
+critic at ``s - 1`` on average-pooled input), so growing never changes the function abruptly.
+
+Shapes: the generator maps ``z Tensor[B, latent_dim]`` and class weights ``c Tensor[B, C]`` to
+``Tensor[B, 2, F_s, N_s]`` (real, imaginary) at the sizes of :func:`config.scale_sizes`; the critic
+maps that back to ``(score Tensor[B], class estimate Tensor[B, C])``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drumsynth.nn.layers import EqualConv2d, EqualLinear, PixelNorm, minibatch_stddev
+
+LEAK = 0.2
+
+
+def factor(sizes: list[tuple[int, int]], s: int) -> tuple[int, int]:
+    """Up-sampling factor (frequency, time) from scale ``s - 1`` to ``s``."""
+    return sizes[s][0] // sizes[s - 1][0], sizes[s][1] // sizes[s - 1][1]
+
+
+def upsample(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour up-sampling Tensor[B, C, H, W] -> Tensor[B, C, H * by[0], W * by[1]]."""
+    if by == (1, 1):
+        return x
+    return x.repeat_interleave(by[0], dim=2).repeat_interleave(by[1], dim=3)
+
+
+def downsample(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
+    """Average pooling Tensor[B, C, H, W] -> Tensor[B, C, H / by[0], W / by[1]]."""
+    return x if by == (1, 1) else F.avg_pool2d(x, kernel_size=by, stride=by)
+
+
+def conv_block(in_ch: int, out_ch: int, pixel_norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [EqualConv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(LEAK)]
+    return layers + [PixelNorm()] if pixel_norm else layers
+
+
+class Generator(nn.Module):
+    """[z, c] -> complex-STFT channels, grown progressively (see the module docstring)."""
+
+    def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]]) -> None:
+        super().__init__()
+        self.latent_dim, self.n_classes = latent_dim, n_classes
+        self.channels, self.sizes = list(channels), [tuple(s) for s in sizes]
+        f0, n0 = self.sizes[0]
+        self.pixel_norm = PixelNorm()
+        # The seed's first block: a dense layer onto the coarsest grid (PGGAN's "4x4 conv on 1x1"),
+        # then a 3x3 conv.
+        self.input = EqualLinear(latent_dim + n_classes, channels[0] * f0 * n0)
+        self.blocks = nn.ModuleList([nn.Sequential(*conv_block(channels[0], channels[0], True))])
+        for s in range(1, len(channels)):
+            self.blocks.append(nn.Sequential(*conv_block(channels[s - 1], channels[s], True),
+                                             *conv_block(channels[s], channels[s], True)))
+        self.to_spec = nn.ModuleList([EqualConv2d(ch, 2, 1, gain=1.0) for ch in channels])
+
+    @property
+    def n_scales(self) -> int:
+        return len(self.channels)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, scale: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        """z Tensor[B, latent_dim], c Tensor[B, C] -> Tensor[B, 2, F_scale, N_scale] (default: full scale)."""
+        scale = self.n_scales - 1 if scale is None else scale
+        f0, n0 = self.sizes[0]
+        # Pixel norm on z only: the class weights keep the magnitude the user set.
+        h = self.input(torch.cat([self.pixel_norm(z), c], dim=1)).view(len(z), self.channels[0], f0, n0)
+        h = self.blocks[0](self.pixel_norm(F.leaky_relu(h, LEAK)))
+        previous = h
+        for s in range(1, scale + 1):
+            previous = h
+            h = self.blocks[s](upsample(h, factor(self.sizes, s)))
+        out = self.to_spec[scale](h)
+        if scale > 0 and alpha < 1.0:
+            skip = upsample(self.to_spec[scale - 1](previous), factor(self.sizes, scale))
+            out = torch.lerp(skip, out, alpha)
+        return out
+
+
+class Critic(nn.Module):
+    """Complex-STFT channels -> (Wasserstein score, class estimate), mirroring the generator."""
+
+    def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]]) -> None:
+        super().__init__()
+        del latent_dim
+        self.n_classes = n_classes
+        self.channels, self.sizes = list(channels), [tuple(s) for s in sizes]
+        f0, n0 = self.sizes[0]
+        self.from_spec = nn.ModuleList([nn.Sequential(EqualConv2d(2, ch, 1), nn.LeakyReLU(LEAK)) for ch in channels])
+        self.blocks = nn.ModuleList([nn.Identity()])
+        for s in range(1, len(channels)):
+            self.blocks.append(nn.Sequential(*conv_block(channels[s], channels[s], False),
+                                             *conv_block(channels[s], channels[s - 1], False)))
+        self.final_conv = nn.Sequential(EqualConv2d(channels[0] + 1, channels[0], 3, padding=1), nn.LeakyReLU(LEAK))
+        self.final_dense = nn.Sequential(EqualLinear(channels[0] * f0 * n0, channels[0]), nn.LeakyReLU(LEAK))
+        self.head = EqualLinear(channels[0], 1 + n_classes, gain=1.0)
+
+    @property
+    def n_scales(self) -> int:
+        return len(self.channels)
+
+    def forward(self, x: torch.Tensor, scale: int | None = None, alpha: float = 1.0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x Tensor[B, 2, F_scale, N_scale] -> (score Tensor[B], class estimate Tensor[B, C])."""
+        scale = self.n_scales - 1 if scale is None else scale
+        h = self.from_spec[scale](x)
+        if scale > 0:
+            h = downsample(self.blocks[scale](h), factor(self.sizes, scale))
+            if alpha < 1.0:
+                skip = self.from_spec[scale - 1](downsample(x, factor(self.sizes, scale)))
+                h = torch.lerp(skip, h, alpha)
+            for s in range(scale - 1, 0, -1):
+                h = downsample(self.blocks[s](h), factor(self.sizes, s))
+        h = self.final_conv(minibatch_stddev(h))
+        out = self.head(self.final_dense(h.flatten(1)))
+        return out[:, 0], out[:, 1:]
+
+
+def real_at_scale(x: torch.Tensor, sizes: list[tuple[int, int]], scale: int, alpha: float) -> torch.Tensor:
+    """Full-scale data Tensor[B, 2, F, N] as the critic sees it at ``scale`` while fading in.
+
+    Average-pooled to the scale's size, then blended with its own coarser version exactly as the
+    generator's output is (progressive GAN: real and fake go through the same fade).
+    """
+    full = sizes[-1]
+    here = downsample(x, (full[0] // sizes[scale][0], full[1] // sizes[scale][1]))
+    if scale == 0 or alpha >= 1.0:
+        return here
+    by = factor(sizes, scale)
+    return torch.lerp(upsample(downsample(here, by), by), here, alpha)

@@ -1,0 +1,257 @@
+"""Training DrumGAN VST: a progressive WGAN-GP on complex-STFT channels, then the encoder.
+
+The schedule is a function of the step alone (resume-exact):
+
+- Steps ``[0, sum(stage_steps))``: the GAN. Stage ``s`` trains the generator and critic at scale
+  ``s``; after the first stage, the first ``fade_fraction`` of a stage fades the new blocks in.
+  One critic and one generator update per step (progressive GAN's n_critic = 1):
+  ``loss/d = E[D(fake)] - E[D(real)] + 10 GP + 0.001 E[D(real)^2] + aux MSE(D_c(real), c_real)``,
+  ``loss/g = -E[D(fake)] + aux MSE(D_c(fake), c)``, with c soft labels drawn from the data.
+  The released generator is a moving average of the generator (``generator_ema``).
+- Steps ``[sum(stage_steps), max_steps)``: the encoder, on generated sounds only (the seed's §3.3):
+  ``loss/e = alpha MSE((z^, c^), (z, c)) + beta MSE(L(G(z^, c^)), L(G(z, c)))`` where ``L`` is the
+  thresholded log-magnitude and G the frozen EMA generator that ships.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drumsynth.config import to_dict
+from drumsynth.data.cache import Cache
+from drumsynth.data.taxonomy import CLASSES3
+from drumsynth.metrics.reconstruction import lsd_db
+from drumsynth.models.drumgan import data as gdata
+from drumsynth.models.drumgan import spectral
+from drumsynth.models.drumgan.config import (
+    Config,
+    check,
+    encoder_kwargs,
+    gan_steps,
+    generator_kwargs,
+    scale_sizes,
+)
+from drumsynth.models.drumgan.encoder import Encoder
+from drumsynth.models.drumgan.networks import Critic, Generator, real_at_scale, upsample
+from drumsynth.train.recipe import Metrics, Recipe
+
+
+def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Generator, Critic, Encoder]:
+    """The three networks of a config, untrained."""
+    check(config)
+    kwargs = generator_kwargs(config, n_classes)
+    return Generator(**kwargs), Critic(**kwargs), Encoder(**encoder_kwargs(config, n_classes))
+
+
+def stage_at(config: Config, step: int) -> tuple[int, float]:
+    """(scale, fade-in alpha) of GAN step ``step`` (0-based); the last scale after the schedule."""
+    t = config.train
+    start = 0
+    for scale, steps in enumerate(t.stage_steps):
+        if step < start + steps:
+            local = step - start
+            fade = round(t.fade_fraction * steps) if scale > 0 else 0
+            # (local + 1): the new block already contributes at its first step.
+            return scale, min(1.0, (local + 1) / fade) if fade > 0 else 1.0
+        start += steps
+    return len(t.stage_steps) - 1, 1.0
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, scale: int, alpha: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """WGAN-GP: E[(||grad D(x~)|| - 1)^2] at random points between real and fake Tensor[B, 2, F, N]."""
+    eps = torch.rand(len(real), 1, 1, 1, generator=generator, device=generator.device).to(real)
+    mixed = torch.lerp(fake, real, eps).requires_grad_(True)
+    score, _ = critic(mixed, scale, alpha)
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+
+
+class DrumGANRecipe(Recipe):
+    """Progressive GAN, then encoder (see the module docstring).
+
+    Parameters
+    ----------
+    config : the drumgan ``Config``
+    train_set : the training split (soft labels, channel gain); ``None`` builds the modules only
+    """
+
+    family = "drumgan"
+    best_metric = "valid/encoder_lsd"
+    best_mode = "min"
+
+    def __init__(self, config: Config, train_set: gdata.SpecSet | None = None) -> None:
+        self.cfg = check(config)
+        self.config = to_dict(config)
+        self.sample_rate = config.data.sr
+        self.classes = CLASSES3
+        self.sizes = scale_sizes(config)
+        self.gain = gdata.fit_gain(train_set.spec) if train_set is not None else 1.0
+        self.generator, self.critic, self.encoder = build_modules(config, len(self.classes))
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        t = config.train
+        betas = tuple(t.adam_betas)
+        self._optimizers = {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas, eps=1e-8),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=betas, eps=1e-8),
+            "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr),
+        }
+        self.last_step = 0
+
+    # ---- contract ------------------------------------------------------------------------------
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "critic": self.critic, "encoder": self.encoder,
+                "generator_ema": self.generator_ema}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._optimizers
+
+    def release_modules(self) -> list[str]:
+        return ["generator_ema", "encoder"]
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
+        self.last_step = step
+        if step < gan_steps(self.cfg.train):
+            return self._gan_step(batch, step, generator)
+        return self._encoder_step(batch, generator)
+
+    def _gan_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
+        t = self.cfg.train
+        scale, alpha = stage_at(self.cfg, step)
+        b = t.batch_size[scale]
+        real = real_at_scale(batch["spec"][:b], self.sizes, scale, alpha)
+        c_real, c_fake = batch["c"][:b], batch["c_fake"][:b]
+        G, D = self.nets["generator"], self.nets["critic"]
+        latent = self.cfg.model.latent_dim
+
+        # -- critic --
+        z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
+        with torch.no_grad():
+            fake = G(z, c_fake, scale, alpha)
+        d_real, cls_real = D(real, scale, alpha)
+        d_fake, _ = D(fake, scale, alpha)
+        gp = gradient_penalty(D, real, fake, scale, alpha, generator)
+        aux_d = F.mse_loss(cls_real, c_real)
+        wasserstein = d_real.mean() - d_fake.mean()
+        loss_d = -wasserstein + t.gp_weight * gp + t.drift_weight * d_real.pow(2).mean() + t.aux_weight * aux_d
+        opt = self._optimizers["critic"]
+        opt.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt.step()
+
+        # -- generator --
+        self.critic.requires_grad_(False)
+        try:
+            z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
+            fake = G(z, c_fake, scale, alpha)
+            d_gen, cls_gen = D(fake, scale, alpha)
+            aux_g = F.mse_loss(cls_gen, c_fake)
+            loss_g = -d_gen.mean() + t.aux_weight * aux_g
+            opt = self._optimizers["generator"]
+            opt.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt.step()
+        finally:
+            self.critic.requires_grad_(True)
+        self._update_ema(step)
+        return {"loss/d": loss_d.item(), "loss/g": loss_g.item(), "loss/gp": gp.item(),
+                "loss/wasserstein": wasserstein.item(), "loss/aux_d": aux_d.item(), "loss/aux_g": aux_g.item(),
+                "stage/scale": float(scale), "stage/alpha": float(alpha)}
+
+    @torch.no_grad()
+    def _update_ema(self, step: int) -> None:
+        # Warm-up: early averages follow the generator closely (decay ramps towards g_ema_decay).
+        decay = min(self.cfg.train.g_ema_decay, (1.0 + step) / (10.0 + step))
+        for shadow, param in zip(self.generator_ema.parameters(), self.generator.parameters(), strict=True):
+            shadow.lerp_(param.detach(), 1.0 - decay)
+
+    def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
+        t, d = self.cfg.train, self.cfg.data
+        c = batch["c_fake"][:t.encoder_batch]
+        z = torch.randn(len(c), self.cfg.model.latent_dim, generator=generator, device=generator.device).to(c)
+        G = self.generator_ema
+        with torch.no_grad():
+            target = spectral.log_magnitude(G(z, c), d, self.gain)
+        z_hat, c_hat = self.nets["encoder"](target)
+        latent_mse = F.mse_loss(torch.cat([z_hat, c_hat], 1), torch.cat([z, c], 1))
+        spec_mse = F.mse_loss(spectral.log_magnitude(G(z_hat, c_hat), d, self.gain), target)
+        loss = t.encoder_alpha * latent_mse + t.encoder_beta * spec_mse
+        opt = self._optimizers["encoder"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss/e": loss.item(), "loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gain = float(state.get("gain", self.gain))
+
+    # ---- inference-side hooks ------------------------------------------------------------------
+
+    def release_extra(self) -> dict[str, Any]:
+        return {"classes": list(self.classes), "gain": self.gain,
+                "encoder_trained": self.last_step + 1 > gan_steps(self.cfg.train)}
+
+    def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` hits at the current scale (nearest-up-sampled to full size), classes in turn: Tensor[n, 1, T]."""
+        scale, alpha = stage_at(self.cfg, self.last_step)
+        G = modules["generator_ema"]
+        z = torch.randn(n, self.cfg.model.latent_dim, generator=generator, device=generator.device)
+        c = torch.eye(len(self.classes), device=z.device)[torch.arange(n, device=z.device) % len(self.classes)]
+        spec = G(z, c, scale, alpha)
+        full = self.sizes[-1]
+        spec = upsample(spec, (full[0] // spec.shape[2], full[1] // spec.shape[3]))
+        wave = spectral.to_wave(spec, self.cfg.data, self.gain)
+        return (wave / wave.abs().amax(1, keepdim=True).clamp_min(1e-8)).unsqueeze(1)
+
+    def validate(self, modules: dict[str, nn.Module], batches: Iterable[dict[str, torch.Tensor]] | None) -> Metrics:
+        """Encoder quality on the valid split's real sounds, once the encoder trains (else ``{}``).
+
+        ``valid/encoder_spec_mse`` — MSE of thresholded log-magnitudes of x and G(E(x));
+        ``valid/encoder_lsd`` — their log-spectral distance in dB (keep-best follows it).
+        """
+        if batches is None or self.last_step + 1 <= gan_steps(self.cfg.train):
+            return {}
+        G, E, d = modules["generator_ema"], modules["encoder"], self.cfg.data
+        sums, count = {"valid/encoder_spec_mse": 0.0, "valid/encoder_lsd": 0.0}, 0
+        for batch in batches:
+            target = spectral.log_magnitude(batch["spec"], d, self.gain)
+            spec = G(*E(target))
+            wave = spectral.to_wave(spec, d, self.gain)
+            b = len(target)
+            sums["valid/encoder_spec_mse"] += float(F.mse_loss(spectral.log_magnitude(spec, d, self.gain), target)) * b
+            sums["valid/encoder_lsd"] += lsd_db(batch["wave"], wave / wave.abs().amax(1, keepdim=True).clamp_min(1e-8)) * b
+            count += b
+        return {k: v / count for k, v in sums.items()} if count else {}
+
+
+def build_recipe(config: Config, cache: Cache | None) -> DrumGANRecipe:
+    """The family contract's ``build_recipe``: the train split supplies the channel gain."""
+    train = gdata.specset(cache, "train", config.data) if cache is not None else None
+    return DrumGANRecipe(config, train)
+
+
+def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int = 1
+                   ) -> tuple[gdata.BalancedSpecBatches, gdata.ValidSpecBatches | None]:
+    """The family contract's ``data_factories``: (train factory, valid factory or None).
+
+    Every rank samples the whole split with its own generator; ``rank``/``world_size`` are unused.
+    """
+    del rank, world_size
+    check(config)
+    train = gdata.specset(cache, "train", config.data)
+    gain = gdata.fit_gain(train.spec)
+    biggest = max(max(config.train.batch_size), config.train.encoder_batch)
+    valid = None
+    if cache.indices("valid", three_class=True):
+        valid = gdata.ValidSpecBatches(gdata.specset(cache, "valid", config.data), gain)
+    return gdata.BalancedSpecBatches(train, biggest, gain), valid
