@@ -80,27 +80,30 @@ def test_complex_channels_round_trip_is_exact():
     assert torch.equal(dsp.channels_to_complex(channels), spec)
 
 
-def test_drumgan_representation_shape_and_inverse():
+def test_drumgan_representation_shape_and_exact_inverse():
     assert dsp.n_frames(DRUMGAN_LENGTH, 512) == 48
     wave = drum_like(DRUMGAN_LENGTH)
-    x = dsp.stft_channels(wave, **DRUMGAN, drop_nyquist_bin=True)
+    x = dsp.stft_channels(wave, **DRUMGAN)
     assert x.shape == (2, 2, 1024, 48) and x.dtype == torch.float32
     y = dsp.istft_channels(x, **DRUMGAN, length=DRUMGAN_LENGTH)
     assert y.shape == wave.shape
-    assert (y - wave).abs().max().item() < 1e-4
-    # Keeping the Nyquist bin makes the representation exactly invertible.
-    full = dsp.stft_channels(wave, **DRUMGAN)
+    assert (y - wave).abs().max().item() < 1e-5
+    full = dsp.stft_channels(wave, **DRUMGAN, pack=False)
     assert full.shape == (2, 2, 1025, 48)
     assert (dsp.istft_channels(full, **DRUMGAN, length=DRUMGAN_LENGTH) - wave).abs().max() < 1e-5
 
 
-def test_nyquist_helpers():
-    spec = dsp.stft(torch.randn(3000), 512, 128)
-    dropped = dsp.drop_nyquist(spec)
-    assert dropped.shape[-2] == 256
-    restored = dsp.restore_nyquist(dropped)
+def test_nyquist_packing_is_lossless_for_real_signals():
+    noise = torch.randn(3000, generator=torch.Generator().manual_seed(5))  # white: energy at fs / 2
+    spec = dsp.stft(noise, 512, 128)
+    assert float(spec[0].imag.abs().max()) < 1e-4 and float(spec[-1].imag.abs().max()) < 1e-4
+    packed = dsp.pack_nyquist(spec)
+    assert packed.shape[-2] == 256
+    assert torch.equal(packed[0].real, spec[0].real) and torch.equal(packed[0].imag, spec[-1].real)
+    assert torch.equal(packed[1:], spec[1:-1])
+    restored = dsp.unpack_nyquist(packed)
     assert restored.shape == spec.shape
-    assert torch.equal(restored[:-1], spec[:-1]) and not restored[-1].abs().any()
+    assert (dsp.istft(restored, 512, 128, length=3000) - noise).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("length", [1, 511, 512, 513, 24063, 24064, 24255, 24575, 24576])

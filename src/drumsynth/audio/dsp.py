@@ -40,8 +40,8 @@ __all__ = [
     "istft",
     "complex_to_channels",
     "channels_to_complex",
-    "drop_nyquist",
-    "restore_nyquist",
+    "pack_nyquist",
+    "unpack_nyquist",
     "stft_channels",
     "istft_channels",
     "mel_filterbank",
@@ -497,48 +497,53 @@ def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
     return torch.complex(x[..., 0, :, :], x[..., 1, :, :])
 
 
-def drop_nyquist(spec: torch.Tensor) -> torch.Tensor:
-    """Remove the last (Nyquist) frequency bin: [..., F, N] -> [..., F - 1, N].
+def pack_nyquist(spec: torch.Tensor) -> torch.Tensor:
+    """One-sided spectrogram of a real signal [..., F + 1, N] -> [..., F, N] complex, losslessly.
 
-    DrumGAN uses n_fft 2048 -> 1025 bins and keeps 1024: drum sounds carry almost no energy at
-    fs/2, whereas the DC side holds the kick's fundamental leakage.
+    The DC and Nyquist bins of a real frame are both real, so bin 0 becomes ``DC + i * Nyquist``
+    (the real FFT's classic packing). DrumGAN: n_fft 2048 -> 1025 bins -> its 1024-bin grid, where
+    the seed simply drops the Nyquist bin (which loses a hit's content at fs / 2).
     """
     spec = _to_tensor(spec)
-    if spec.ndim < 2 or spec.shape[-2] < 2:
-        raise DrumsynthError(f"expected a spectrogram [..., F, N] with F >= 2, got shape {tuple(spec.shape)}")
-    return spec[..., :-1, :]
+    if not spec.is_complex() or spec.ndim < 2 or spec.shape[-2] < 2:
+        raise DrumsynthError(f"expected a complex spectrogram [..., F, N] with F >= 2, got shape "
+                             f"{tuple(spec.shape)} dtype {spec.dtype}")
+    packed = spec[..., :-1, :].clone()
+    packed[..., 0, :] = torch.complex(spec[..., 0, :].real, spec[..., -1, :].real)
+    return packed
 
 
-def restore_nyquist(spec: torch.Tensor) -> torch.Tensor:
-    """Append a zero Nyquist bin: [..., F, N] -> [..., F + 1, N] (inverse of :func:`drop_nyquist`)."""
+def unpack_nyquist(spec: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`pack_nyquist`: [..., F, N] complex -> [..., F + 1, N] with real DC and Nyquist."""
     spec = _to_tensor(spec)
-    if spec.ndim < 2:
-        raise DrumsynthError(f"expected a spectrogram [..., F, N], got shape {tuple(spec.shape)}")
-    return torch.nn.functional.pad(spec, (0, 0, 0, 1))
+    if not spec.is_complex() or spec.ndim < 2:
+        raise DrumsynthError(f"expected a complex spectrogram [..., F, N], got shape {tuple(spec.shape)}")
+    first = spec[..., :1, :]
+    zero = torch.zeros_like(first.real)
+    return torch.cat([torch.complex(first.real, zero), spec[..., 1:, :], torch.complex(first.imag, zero)], dim=-2)
 
 
 def stft_channels(wave, n_fft: int, hop_length: int, win_length: int | None = None, *,
-                  window: str = "hann", drop_nyquist_bin: bool = False) -> torch.Tensor:
+                  window: str = "hann", pack: bool = True) -> torch.Tensor:
     """DrumGAN's representation: wave [..., T] -> real Tensor [..., 2, F, N] (real, imaginary).
 
-    ``F = n_fft // 2`` with ``drop_nyquist_bin`` (DrumGAN: 1024), else ``n_fft // 2 + 1``;
-    ``N = n_frames(T, hop_length)`` (DrumGAN: T = 24255 -> 48). A batch [B, T] gives [B, 2, F, N].
+    ``F = n_fft // 2`` with ``pack`` (the Nyquist bin packed into bin 0, :func:`pack_nyquist`;
+    DrumGAN: 1024), else ``n_fft // 2 + 1``; ``N = n_frames(T, hop_length)`` (DrumGAN: T = 24255
+    -> 48). A batch [B, T] gives [B, 2, F, N]. Exactly invertible by :func:`istft_channels`.
     """
     spec = stft(wave, n_fft, hop_length, win_length, window=window, center=True)
-    if drop_nyquist_bin:
-        spec = drop_nyquist(spec)
-    return complex_to_channels(spec)
+    return complex_to_channels(pack_nyquist(spec) if pack else spec)
 
 
 def istft_channels(x: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None = None, *,
                    window: str = "hann", length: int | None = None) -> torch.Tensor:
     """Inverse of :func:`stft_channels`: [..., 2, F, N] -> wave [..., length].
 
-    ``F`` may be ``n_fft // 2`` (a zero Nyquist bin is restored) or ``n_fft // 2 + 1``.
+    ``F`` may be ``n_fft // 2`` (packed) or ``n_fft // 2 + 1``.
     """
     spec = channels_to_complex(x)
     if spec.shape[-2] == n_fft // 2:
-        spec = restore_nyquist(spec)
+        spec = unpack_nyquist(spec)
     return istft(spec, n_fft, hop_length, win_length, window=window, center=True, length=length)
 
 

@@ -16,6 +16,13 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
 
 
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR``, ``--sr`` and ``--bit-depth``: where and how rendered hits are written."""
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--sr", type=int, default=44100, choices=(44100, 48000), help="file sample rate")
+    parser.add_argument("--bit-depth", default="24", choices=("16", "24", "32f"), help="WAV sample format")
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from drumsynth.cli.common import add_class_options, add_runtime_options, apply_runtime, class_choice, emit
+from drumsynth.cli.common import (
+    add_class_options,
+    add_output_options,
+    add_runtime_options,
+    apply_runtime,
+    class_choice,
+    emit,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +19,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="checkpoint path or family id (default: the shipped default model)")
     add_class_options(parser, required=True)
     parser.add_argument("-n", type=int, default=1, help="number of hits (default 1)")
-    parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--xy", type=float, nargs=2, metavar=("X", "Y"),
                         help="XY pad position in [-1, 1] (ndm): one hit at that point instead of random ones")
     parser.add_argument("--fine", type=float, default=0.0, help="Fine knob in [-1, 1] (ndm, with --xy)")
@@ -20,8 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="XY pad range in standard deviations (ndm, with --xy; default 2)")
     parser.add_argument("--crop", type=float, nargs=2, metavar=("START", "END"),
                         help="keep this part of each hit, as fractions of its length (e.g. 0 0.5)")
-    parser.add_argument("--sr", type=int, default=44100, choices=(44100, 48000), help="file sample rate")
-    parser.add_argument("--bit-depth", default="24", choices=("16", "24", "32f"), help="WAV sample format")
+    add_output_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from drumsynth.cli.common import add_class_options, add_runtime_options, apply_runtime, class_choice, emit
+from drumsynth.cli.common import (
+    add_class_options,
+    add_output_options,
+    add_runtime_options,
+    apply_runtime,
+    class_choice,
+    emit,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,9 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     move.add_argument("--plane", type=float, nargs=2, metavar=("X", "Y"), help="one hit at this point of the plane")
     parser.add_argument("--direction-seed", type=int, default=None, metavar="S",
                         help="seed of the variation directions (default: --seed)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--sr", type=int, default=44100, choices=(44100, 48000), help="file sample rate")
-    parser.add_argument("--bit-depth", default="24", choices=("16", "24", "32f"), help="WAV sample format")
+    add_output_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 

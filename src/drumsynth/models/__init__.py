@@ -69,3 +69,14 @@ def build_family_config(family: str, preset: str, *, config_files: list[str] = (
     module = family_module(family)
     overlays = [load_toml(preset_path(family, preset))] + [load_toml(p) for p in config_files]
     return build_config(module.Config, overlays, list(overrides))
+
+
+def checkpoint_config(checkpoint: dict, family: str, config_cls: type):
+    """The family's ``Config`` stored in a checkpoint dict (wrong family, unknown keys or wrong types
+    are ``DrumsynthError``)."""
+    from drumsynth.config import from_dict
+
+    if not isinstance(checkpoint, dict) or checkpoint.get("family") != family:
+        got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise DrumsynthError(f"not a {family} checkpoint (family {got!r})")
+    return from_dict(config_cls, checkpoint["config"])

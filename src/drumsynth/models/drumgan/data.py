@@ -9,7 +9,6 @@ into the GAN's conditioning). Training draws class-balanced batches with an expl
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch
 
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
+from drumsynth.data.memo import split_memo
 from drumsynth.errors import DrumsynthError
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import DataConfig
@@ -59,35 +59,20 @@ def build_specset(cache: Cache, split: str, data: DataConfig, batch: int = 64) -
     return SpecSet(spec=spec, soft=soft.float(), labels=dataset.labels.clone(), waves=waves, semitones=semitones)
 
 
-class _Key:
-    """Hashable stand-in for (cache, split, data config): lru_cache needs hashable arguments."""
-
-    def __init__(self, cache: Cache, split: str, data: DataConfig) -> None:
-        self.cache, self.split, self.data = cache, split, data
-        settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(vars(data).items()))
-        self.key = (str(cache.root), len(cache), split, settings)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and other.key == self.key
+# build_recipe (the gain) and data_factories (batches) both need the training split.
+specset = split_memo(build_specset, maxsize=2)
 
 
-@functools.lru_cache(maxsize=2)
-def _specset(key: _Key) -> SpecSet:
-    return build_specset(key.cache, key.split, key.data)
+def fit_gain(spec: torch.Tensor, rms: float = 0.5) -> float:
+    """The scalar that gives the training channels an RMS of ``rms`` (1 for silence).
 
-
-def specset(cache: Cache, split: str, data: DataConfig) -> SpecSet:
-    """:func:`build_specset`, memoised (``build_recipe`` and ``data_factories`` both need the train split)."""
-    return _specset(_Key(cache, split, data))
-
-
-def fit_gain(spec: torch.Tensor) -> float:
-    """The scalar that maps the training channels into [-1, 1]: 1 / max |x| (1 for silence)."""
-    peak = float(spec.abs().max()) if spec.numel() else 0.0
-    return 1.0 / peak if peak > 0 else 1.0
+    Progressive GANs are tuned for data of about unit scale (images in [-1, 1]); a WGAN-GP critic
+    is 1-Lipschitz, so data an order of magnitude smaller would shrink its score differences
+    relative to the drift and auxiliary terms. The peaks end up well above 1; the generator's
+    output layer is linear.
+    """
+    value = float(spec.double().pow(2).mean().sqrt()) if spec.numel() else 0.0
+    return rms / value if value > 0 else 1.0
 
 
 class BalancedSpecBatches:

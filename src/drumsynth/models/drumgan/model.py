@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from drumsynth.audio.dsp import peak_normalise, trim_or_pad
-from drumsynth.config import from_dict
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
+from drumsynth.models import checkpoint_config
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import Config
 from drumsynth.models.drumgan.encoder import Encoder
@@ -136,10 +136,7 @@ class DrumGANModel:
 
 def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
     """The ``Config`` stored in a checkpoint (unknown keys and wrong types are errors)."""
-    if not isinstance(checkpoint, dict) or checkpoint.get("family") != FAMILY:
-        got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise DrumsynthError(f"not a drumgan checkpoint (family {got!r})")
-    return from_dict(Config, checkpoint["config"])
+    return checkpoint_config(checkpoint, FAMILY, Config)
 
 
 def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> DrumGANModel:

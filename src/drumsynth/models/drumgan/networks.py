@@ -38,6 +38,20 @@ def downsample(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
     return x if by == (1, 1) else F.avg_pool2d(x, kernel_size=by, stride=by)
 
 
+def downsample_spec(x: torch.Tensor, by: tuple[int, int], eps: float = 1e-8) -> torch.Tensor:
+    """Pool complex-STFT channels Tensor[B, 2, H, W] -> Tensor[B, 2, H / by[0], W / by[1]], keeping energy.
+
+    A plain average of complex values cancels: the phase of a partial turns by 2*pi*f*hop/sr from
+    frame to frame, so averaged real and imaginary parts are near zero and the coarse scales would
+    hold no sound at all. Instead each cell gets the mean magnitude and the phase of the mean.
+    """
+    if by == (1, 1):
+        return x
+    mean = downsample(x, by)
+    magnitude = downsample(torch.sqrt(x.pow(2).sum(1, keepdim=True) + eps * eps), by)
+    return mean * (magnitude / mean.pow(2).sum(1, keepdim=True).sqrt().clamp_min(eps))
+
+
 def conv_block(in_ch: int, out_ch: int, pixel_norm: bool) -> list[nn.Module]:
     layers: list[nn.Module] = [EqualConv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(LEAK)]
     return layers + [PixelNorm()] if pixel_norm else layers
@@ -113,7 +127,7 @@ class Critic(nn.Module):
         if scale > 0:
             h = downsample(self.blocks[scale](h), factor(self.sizes, scale))
             if alpha < 1.0:
-                skip = self.from_spec[scale - 1](downsample(x, factor(self.sizes, scale)))
+                skip = self.from_spec[scale - 1](downsample_spec(x, factor(self.sizes, scale)))
                 h = torch.lerp(skip, h, alpha)
             for s in range(scale - 1, 0, -1):
                 h = downsample(self.blocks[s](h), factor(self.sizes, s))
@@ -125,12 +139,14 @@ class Critic(nn.Module):
 def real_at_scale(x: torch.Tensor, sizes: list[tuple[int, int]], scale: int, alpha: float) -> torch.Tensor:
     """Full-scale data Tensor[B, 2, F, N] as the critic sees it at ``scale`` while fading in.
 
-    Average-pooled to the scale's size, then blended with its own coarser version exactly as the
-    generator's output is (progressive GAN: real and fake go through the same fade).
+    Pooled to the scale's size one factor at a time (:func:`downsample_spec`, as the critic's fade
+    path does), then blended with its own coarser version exactly as the generator's output is
+    (progressive GAN: real and fake go through the same fade).
     """
-    full = sizes[-1]
-    here = downsample(x, (full[0] // sizes[scale][0], full[1] // sizes[scale][1]))
+    here = x
+    for s in range(len(sizes) - 1, scale, -1):
+        here = downsample_spec(here, factor(sizes, s))
     if scale == 0 or alpha >= 1.0:
         return here
     by = factor(sizes, scale)
-    return torch.lerp(upsample(downsample(here, by), by), here, alpha)
+    return torch.lerp(upsample(downsample_spec(here, by), by), here, alpha)

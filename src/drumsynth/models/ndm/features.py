@@ -9,7 +9,6 @@ split; the MCNN sees the mel magnitudes themselves (times one scalar gain), as i
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +16,7 @@ import torch
 from drumsynth.audio.dsp import mel_spectrogram
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
+from drumsynth.data.memo import split_memo
 from drumsynth.models.ndm.config import DataConfig, mel_kwargs
 
 
@@ -65,33 +65,8 @@ def build_features(cache: Cache, split: str, data: DataConfig) -> FeatureSet:
     return FeatureSet(waves=waves, mels=mels, labels=dataset.labels.clone(), semitones=semitones)
 
 
-class _Key:
-    """Hashable stand-in for (cache, split, data config): lru_cache needs hashable arguments."""
-
-    def __init__(self, cache: Cache, split: str, data: DataConfig) -> None:
-        self.cache, self.split, self.data = cache, split, data
-        settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(vars(data).items()))
-        self.key = (str(cache.root), len(cache), split, settings)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and other.key == self.key
-
-
-@functools.lru_cache(maxsize=4)
-def _features(key: _Key) -> FeatureSet:
-    return build_features(key.cache, key.split, key.data)
-
-
-def features(cache: Cache, split: str, data: DataConfig) -> FeatureSet:
-    """:func:`build_features`, memoised per (cache folder, size, split, data config).
-
-    ``build_recipe`` (statistics, PCA) and ``data_factories`` (batches) both need the training
-    features; the memo makes the second call free.
-    """
-    return _features(_Key(cache, split, data))
+# build_recipe (statistics, PCA) and data_factories (batches) both need the training features.
+features = split_memo(build_features)
 
 
 def statistics(mels: torch.Tensor, log_eps: float, std_floor: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 
 from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, trim_or_pad
-from drumsynth.config import from_dict
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
+from drumsynth.models import checkpoint_config
 from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.config import Config, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
@@ -192,10 +192,7 @@ class NDMModel:
 
 def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
     """The ``Config`` stored in a checkpoint (unknown keys and wrong types are errors)."""
-    if not isinstance(checkpoint, dict) or checkpoint.get("family") != FAMILY:
-        got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise DrumsynthError(f"not an ndm checkpoint (family {got!r})")
-    return from_dict(Config, checkpoint["config"])
+    return checkpoint_config(checkpoint, FAMILY, Config)
 
 
 def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> NDMModel:
