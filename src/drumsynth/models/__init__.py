@@ -22,6 +22,14 @@ A ``FamilyModel`` has ``family``, ``sample_rate``, ``classes`` (its class names)
 - ``encode(wave: Tensor[B, T] at sample_rate, labels: Tensor[B, C] | None) -> Tensor[B, latent_dim]``
   where the family has an encoder (else raises ``DrumsynthError``)
 
+Optional, where the family has them:
+
+- ``reconstruct(wave: Tensor[B, T], labels: Tensor[B, C] | None) -> Tensor[B, length]`` — the family's own
+  encode -> decode round trip (Table 2 of the report uses it)
+- ``analyze(wave: Tensor[B, T]) -> (z Tensor[B, latent_dim], c Tensor[B, C])`` — an encoder that also
+  estimates the class weights (DrumGAN VST's Analyze; ``Session.analyze`` sets the sliders from it)
+- ``OPTIONS: dict[str, tuple[str, ...]]`` — inference options ``Session.set_option`` may set
+
 Front ends never import a family directly: they go through :func:`family_module`.
 """
 

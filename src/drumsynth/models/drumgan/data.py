@@ -51,7 +51,10 @@ def build_specset(cache: Cache, split: str, data: DataConfig, batch: int = 64) -
     dataset = DrumDataset(cache, split, sr=data.sr, length=data.length, three_class=True, pitch_semitones=shifts,
                           fade_out=data.fade_out, max_items=data.max_items or None)
     waves = dataset.waves[:, 0].contiguous()
-    classifier = load_classifier()
+    # Building the classifier initialises (then overwrites) its weights with the global RNG; fork it
+    # so a run's initial weights do not depend on whether this split was memoised already.
+    with torch.random.fork_rng(devices=[]):
+        classifier = load_classifier()
     with torch.no_grad():
         spec = torch.cat([spectral.to_channels(waves[i:i + batch], data) for i in range(0, len(waves), batch)])
         soft = classifier.probs3(waves, data.sr)
