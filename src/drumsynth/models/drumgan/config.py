@@ -25,6 +25,8 @@ class DataConfig:
         so a clip is ``[2, n_fft // 2, 1 + length // hop_length]`` (real, imaginary)
     magnitude_power : p of the magnitude compression ``X |X|^(p - 1)`` (phase kept); 1 = the seed's
         plain real and imaginary parts
+    demodulate : refer every frame's phase to the clip's start (:func:`spectral.phase_rotation`), so
+        steady partials have constant phase over frames; False = the STFT's own per-frame phase
     fade_out : linear fade (samples) applied where a clip had to be cut
     pitch_semitones : varispeed pitch-shifted copies of every training clip (0 = the clip itself)
     max_items : at most this many clips per split (tests); 0 = all
@@ -37,6 +39,7 @@ class DataConfig:
     n_fft: int = 2048
     hop_length: int = 512
     magnitude_power: float = 1.0
+    demodulate: bool = False
     fade_out: int = 64
     pitch_semitones: list[int] = field(default_factory=lambda: [0])
     max_items: int = 0

@@ -48,15 +48,36 @@ def expand(spec: torch.Tensor, power: float) -> torch.Tensor:
     return spec * (spec.abs() + _EPS).pow(1.0 / power - 1.0)
 
 
+def phase_rotation(n_bins: int, n_frames: int, n_fft: int, hop_length: int, device=None) -> torch.Tensor:
+    """``exp(-i 2 pi k hop t / n_fft)``: Tensor[n_bins, n_frames] complex, bin k, frame t.
+
+    Each STFT frame measures phase from its own start, so a steady partial at bin k turns by
+    ``2 pi k hop / n_fft`` per frame (k * 90 degrees at 75 % overlap). Multiplying by this rotation
+    refers every frame's phase to the clip's start instead: a steady partial keeps a constant phase.
+    A convolution cannot produce the bin-dependent rotation itself (it is translation-equivariant
+    along frequency), and pooling frames of rotating phase cancels; after demodulation neither
+    problem remains. DC and Nyquist rows stay real (their factors are +-1), so packing still holds.
+    """
+    k = torch.arange(n_bins, dtype=torch.float64, device=device)[:, None]
+    t = torch.arange(n_frames, dtype=torch.float64, device=device)[None, :]
+    # (k * hop * t) mod n_fft keeps the angle small and exact in float64.
+    angle = -2.0 * torch.pi * torch.remainder(k * hop_length * t, n_fft) / n_fft
+    return torch.polar(torch.ones_like(angle), angle).to(torch.complex64)
+
+
 def to_channels(wave: torch.Tensor, data: DataConfig, gain: float = 1.0) -> torch.Tensor:
     """Clips Tensor[B, length] -> model channels Tensor[B, 2, n_fft // 2, 1 + length // hop]."""
     spec = stft(wave, data.n_fft, data.hop_length, data.n_fft, center=True)
+    if data.demodulate:
+        spec = spec * phase_rotation(*spec.shape[-2:], data.n_fft, data.hop_length, spec.device)
     return complex_to_channels(pack_nyquist(compress(spec, data.magnitude_power))) * gain
 
 
 def to_wave(channels: torch.Tensor, data: DataConfig, gain: float = 1.0) -> torch.Tensor:
     """Model channels Tensor[B, 2, F, N] -> clips Tensor[B, length] (inverse of :func:`to_channels`)."""
     spec = expand(unpack_nyquist(channels_to_complex(channels / gain)), data.magnitude_power)
+    if data.demodulate:
+        spec = spec * phase_rotation(*spec.shape[-2:], data.n_fft, data.hop_length, spec.device).conj()
     return istft(spec, data.n_fft, data.hop_length, data.n_fft, center=True, length=data.length)
 
 
