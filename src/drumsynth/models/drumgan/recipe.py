@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from drumsynth.config import to_dict
 from drumsynth.data.cache import Cache
 from drumsynth.data.taxonomy import CLASSES3
+from drumsynth.errors import DrumsynthError
 from drumsynth.metrics.reconstruction import lsd_db
 from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan import spectral
@@ -115,6 +116,14 @@ class DrumGANRecipe(Recipe):
 
     def release_modules(self) -> list[str]:
         return ["generator_ema", "encoder"]
+
+    def bind(self, nets: dict[str, nn.Module]) -> None:
+        # Progressive growing leaves the blocks of finer scales without gradients, which DDP refuses
+        # (and its gradient-penalty double backward is not supported by DDP either): one process only.
+        if any(isinstance(m, nn.parallel.DistributedDataParallel) for m in nets.values()):
+            raise DrumsynthError("drumgan trains in a single process (progressive growing leaves blocks "
+                                 "unused, which DDP refuses); run 'drumsynth train' without torchrun")
+        super().bind(nets)
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
         self.last_step = step
