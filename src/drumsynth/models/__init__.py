@@ -88,3 +88,19 @@ def checkpoint_config(checkpoint: dict, family: str, config_cls: type):
         got = checkpoint.get("family") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise DrumsynthError(f"not a {family} checkpoint (family {got!r})")
     return from_dict(config_cls, checkpoint["config"])
+
+
+def load_weights(checkpoint: dict, family: str, modules: dict) -> None:
+    """Load ``checkpoint["model"][name]`` into each of ``modules`` ({name: nn.Module}), strictly.
+
+    A missing entry or weights that do not fit the module built from the checkpoint's config are a
+    ``DrumsynthError`` naming the family and the module.
+    """
+    states = checkpoint.get("model", {})
+    for name, module in modules.items():
+        if name not in states:
+            raise DrumsynthError(f"{family} checkpoint has no {name!r} weights (has {sorted(states)})")
+        try:
+            module.load_state_dict(states[name], strict=True)
+        except RuntimeError as err:
+            raise DrumsynthError(f"{family} checkpoint's {name!r} weights do not fit its config: {err}") from err

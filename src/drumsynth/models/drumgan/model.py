@@ -15,7 +15,7 @@ import torch
 from drumsynth.audio.dsp import peak_normalise, trim_or_pad
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import checkpoint_config
+from drumsynth.models import checkpoint_config, load_weights
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import Config
 from drumsynth.models.drumgan.encoder import Encoder
@@ -147,13 +147,6 @@ def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -
     extra = checkpoint.get("extra") or {}
     classes = tuple(extra.get("classes", CLASSES3))
     generator, _, encoder = build_modules(config, len(classes))
-    states = checkpoint.get("model", {})
-    for name, module in (("generator_ema", generator), ("encoder", encoder)):
-        if name not in states:
-            raise DrumsynthError(f"drumgan checkpoint has no {name!r} weights (has {sorted(states)})")
-        try:
-            module.load_state_dict(states[name], strict=True)
-        except RuntimeError as err:
-            raise DrumsynthError(f"drumgan checkpoint's {name!r} weights do not fit its config: {err}") from err
+    load_weights(checkpoint, FAMILY, {"generator_ema": generator, "encoder": encoder})
     return DrumGANModel(config, generator, encoder, gain=float(extra.get("gain", 1.0)), classes=classes,
                         encoder_trained=bool(extra.get("encoder_trained", True)), device=device)

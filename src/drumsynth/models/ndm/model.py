@@ -14,7 +14,7 @@ import torch
 from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, trim_or_pad
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import checkpoint_config
+from drumsynth.models import checkpoint_config, load_weights
 from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.config import Config, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
@@ -203,14 +203,7 @@ def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -
     extra = checkpoint.get("extra") or {}
     classes = tuple(extra.get("classes", CLASSES))
     wae, mcnn = build_modules(config, len(classes))
-    states = checkpoint.get("model", {})
-    for name, module in (("wae", wae), ("mcnn", mcnn)):
-        if name not in states:
-            raise DrumsynthError(f"ndm checkpoint has no {name!r} weights (has {sorted(states)})")
-        try:
-            module.load_state_dict(states[name], strict=True)
-        except RuntimeError as err:
-            raise DrumsynthError(f"ndm checkpoint's {name!r} weights do not fit its config: {err}") from err
+    load_weights(checkpoint, FAMILY, {"wae": wae, "mcnn": mcnn})
     if n_frames(config.data) != wae.n_frames:
         raise DrumsynthError("ndm checkpoint is inconsistent: frame count differs from its config")
     return NDMModel(config, wae, mcnn, classes=classes, pca=extra.get("pca"), device=device)
