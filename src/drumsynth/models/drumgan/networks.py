@@ -69,6 +69,10 @@ class Generator(nn.Module):
         # The seed's first block: a dense layer onto the coarsest grid (PGGAN's "4x4 conv on 1x1"),
         # then a 3x3 conv.
         self.input = EqualLinear(latent_dim + n_classes, channels[0] * f0 * n0)
+        # c also gets its own dense path onto every cell of the coarsest grid. Concatenated alone it is
+        # 3 of 131 inputs next to a pixel-normalised z, and the generator learned the same spectrum for
+        # every class; with this path it separates them (docs/drumgan.md, coarse-scale diagnosis).
+        self.class_embed = EqualLinear(n_classes, channels[0] * f0 * n0)
         self.blocks = nn.ModuleList([nn.Sequential(*conv_block(channels[0], channels[0], True))])
         for s in range(1, len(channels)):
             self.blocks.append(nn.Sequential(*conv_block(channels[s - 1], channels[s], True),
@@ -84,7 +88,8 @@ class Generator(nn.Module):
         scale = self.n_scales - 1 if scale is None else scale
         f0, n0 = self.sizes[0]
         # Pixel norm on z only: the class weights keep the magnitude the user set.
-        h = self.input(torch.cat([self.pixel_norm(z), c], dim=1)).view(len(z), self.channels[0], f0, n0)
+        h = self.input(torch.cat([self.pixel_norm(z), c], dim=1)) + self.class_embed(c)
+        h = h.view(len(z), self.channels[0], f0, n0)
         h = self.blocks[0](self.pixel_norm(F.leaky_relu(h, LEAK)))
         previous = h
         for s in range(1, scale + 1):
