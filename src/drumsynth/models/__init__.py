@@ -38,8 +38,12 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from drumsynth.errors import DrumsynthError
+
+if TYPE_CHECKING:  # torch is imported lazily: the CLI imports this module for every verb
+    import torch
 
 FAMILIES = ("wavegan", "style", "ndm", "drumgan")
 PRESETS = ("tiny", "cpu", "paper")
@@ -104,3 +108,15 @@ def load_weights(checkpoint: dict, family: str, modules: dict) -> None:
             module.load_state_dict(states[name], strict=True)
         except RuntimeError as err:
             raise DrumsynthError(f"{family} checkpoint's {name!r} weights do not fit its config: {err}") from err
+
+
+def as_latent(z, latent_dim: int, device) -> torch.Tensor:
+    """Codes as float32 Tensor[B, latent_dim] on ``device``; a wrong shape or NaN/inf is a ``DrumsynthError``."""
+    import torch
+
+    z = torch.as_tensor(z, dtype=torch.float32, device=device)
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise DrumsynthError(f"z must be [B, {latent_dim}], got {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise DrumsynthError("z holds NaN or infinite values")
+    return z

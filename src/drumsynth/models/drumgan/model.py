@@ -15,7 +15,7 @@ import torch
 from drumsynth.audio.dsp import peak_normalise, trim_or_pad
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import checkpoint_config, load_weights
+from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import Config
 from drumsynth.models.drumgan.encoder import Encoder
@@ -73,12 +73,7 @@ class DrumGANModel:
         return labels
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise DrumsynthError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
-        if not torch.isfinite(z).all():
-            raise DrumsynthError("z holds NaN or infinite values")
-        return z
+        return as_latent(z, self.latent_dim, self.device)
 
     def _wave(self, wave: torch.Tensor) -> torch.Tensor:
         """Waveforms Tensor[B, T] (or [T]) at ``sample_rate`` -> fitted clips Tensor[B, length], peak 1."""

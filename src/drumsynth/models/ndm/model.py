@@ -14,7 +14,7 @@ import torch
 from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, trim_or_pad
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import checkpoint_config, load_weights
+from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.config import Config, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
@@ -79,12 +79,7 @@ class NDMModel:
         return torch.where(total > 0, labels / total.clamp_min(1e-12), torch.full_like(labels, 1.0 / n))
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise DrumsynthError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
-        if not torch.isfinite(z).all():
-            raise DrumsynthError("z holds NaN or infinite values")
-        return z
+        return as_latent(z, self.latent_dim, self.device)
 
     # ---- the contract --------------------------------------------------------------------------
 
