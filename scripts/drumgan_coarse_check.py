@@ -7,6 +7,9 @@ real class profile (shape only: each profile minus its mean).
 
     .venv/bin/python scripts/drumgan_coarse_check.py --steps 400 --set train.aux_weight=0.0
 
+``--checkpoint RUN/resume.pt`` judges a running (or finished) training run instead, at the scale of
+its last step, without training.
+
 Prints the judge's accuracy on real sounds (its ceiling), the generated sounds' class agreement,
 and the profiles (every third bin).
 """
@@ -19,11 +22,12 @@ import time
 import torch
 
 from drumsynth.data.cache import load_cache
-from drumsynth.models import build_family_config
+from drumsynth.models import build_family_config, checkpoint_config, load_weights
 from drumsynth.models.drumgan import data as gdata
-from drumsynth.models.drumgan.config import scale_sizes
+from drumsynth.models.drumgan.config import Config, scale_sizes
 from drumsynth.models.drumgan.networks import real_at_scale
 from drumsynth.models.drumgan.recipe import DrumGANRecipe, stage_at
+from drumsynth.train.checkpoint import load_checkpoint
 
 
 def log_power(x: torch.Tensor) -> torch.Tensor:
@@ -41,18 +45,28 @@ def main() -> None:
     parser.add_argument("--data", default="data/corpus")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--checkpoint", help="judge this resume.pt instead of training")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = build_family_config("drumgan", "cpu", overrides=args.overrides)
+    checkpoint = load_checkpoint(args.checkpoint, kind="resume") if args.checkpoint else None
+    if checkpoint is not None:
+        config = checkpoint_config(checkpoint, "drumgan", Config)
+        args.steps = checkpoint["step"]
+    else:
+        config = build_family_config("drumgan", "cpu", overrides=args.overrides)
     train = gdata.specset(load_cache(args.data), "train", config.data)
     torch.manual_seed(0)
     recipe = DrumGANRecipe(config, train)
     sizes = scale_sizes(config)
-    batches = gdata.BalancedSpecBatches(train, max(config.train.batch_size), recipe.gain)(torch.Generator().manual_seed(0))
-    generator = torch.Generator().manual_seed(1)
     start = time.time()
-    for step in range(args.steps):
-        recipe.train_step(next(batches), step, generator)
+    if checkpoint is not None:
+        load_weights(checkpoint, "drumgan", {"generator_ema": recipe.generator_ema})
+    else:
+        batches = gdata.BalancedSpecBatches(train, max(config.train.batch_size), recipe.gain)(
+            torch.Generator().manual_seed(0))
+        generator = torch.Generator().manual_seed(1)
+        for step in range(args.steps):
+            recipe.train_step(next(batches), step, generator)
     scale, _ = stage_at(config, args.steps - 1)
     with torch.no_grad():
         keep = train.semitones == 0

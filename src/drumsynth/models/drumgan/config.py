@@ -83,7 +83,9 @@ class TrainConfig:
         (up to ``max_steps``) train the encoder against the frozen EMA generator
     fade_fraction : share of a stage (after the first) spent fading the new block in
     batch_size : GAN batch at each scale (small scales are cheap: larger batches)
-    lr, adam_betas : Adam for generator and critic (progressive GAN: 1e-3, (0, 0.99))
+    lr : Adam learning rate of generator and critic at each scale (progressive GAN: 1e-3 throughout;
+        a short run needs a higher rate where the stages are short and the nets small)
+    adam_betas : Adam betas of generator and critic (progressive GAN: (0, 0.99))
     gp_weight, drift_weight : WGAN-GP lambda and the critic's drift penalty epsilon
     aux_weight : weight of the auxiliary MSE between the critic's class estimate and c
     g_ema_decay : the generator's moving average (the released generator); its own weights, since
@@ -98,7 +100,7 @@ class TrainConfig:
     stage_steps: list[int] = field(default_factory=lambda: [16000, 16000, 16000, 24000, 32000, 48000])
     fade_fraction: float = 0.5
     batch_size: list[int] = field(default_factory=lambda: [64, 64, 64, 32, 32, 16])
-    lr: float = 1e-3
+    lr: list[float] = field(default_factory=lambda: [1e-3] * 6)
     adam_betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
     gp_weight: float = 10.0
     drift_weight: float = 0.001
@@ -173,9 +175,12 @@ def check(config: Config) -> Config:
     if f % pf or n % pt:
         raise DrumsynthError(f"the spectrogram ({f} bins x {n} frames) is not divisible by the product of "
                              f"model.factors ({pf} x {pt})")
-    for name, values in (("train.stage_steps", t.stage_steps), ("train.batch_size", t.batch_size)):
+    for name, values in (("train.stage_steps", t.stage_steps), ("train.batch_size", t.batch_size),
+                         ("train.lr", t.lr)):
         if len(values) != n_scales:
             raise DrumsynthError(f"{name} needs one entry per scale ({n_scales}), got {values}")
+    if any(rate <= 0 for rate in t.lr):
+        raise DrumsynthError(f"train.lr must be positive at every scale, got {t.lr}")
     if any(s < 0 for s in t.stage_steps) or any(b < 2 for b in t.batch_size):
         raise DrumsynthError("train.stage_steps must be >= 0 and train.batch_size >= 2 (minibatch stddev)")
     if t.stage_steps[-1] < 1:

@@ -99,8 +99,8 @@ class DrumGANRecipe(Recipe):
         t = config.train
         betas = tuple(t.adam_betas)
         self._optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas, eps=1e-8),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=betas, eps=1e-8),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=t.lr[0], betas=betas, eps=1e-8),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr[0], betas=betas, eps=1e-8),
             "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr),
         }
         self.last_step = 0
@@ -139,6 +139,9 @@ class DrumGANRecipe(Recipe):
         c_real, c_fake = batch["c"][:b], batch["c_fake"][:b]
         G, D = self.nets["generator"], self.nets["critic"]
         latent = self.cfg.model.latent_dim
+        for name in ("generator", "critic"):
+            for group in self._optimizers[name].param_groups:
+                group["lr"] = t.lr[scale]
 
         # -- critic --
         z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
