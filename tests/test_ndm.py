@@ -17,7 +17,7 @@ from drumsynth.errors import DrumsynthError
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.features import mel as mel_of
-from drumsynth.models.ndm.mcnn import mask_target, spectral_convergence
+from drumsynth.models.ndm.mcnn import MCNN, mask_target, spectral_convergence
 from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, one_hot
 from drumsynth.models.ndm.wae import ConditionalBatchNorm, class_mmd, imq_kernel, mmd_imq
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
@@ -114,6 +114,26 @@ def _hits(n: int, length: int, sr: int = 22050) -> torch.Tensor:
         waves[i, :min(length, len(hit))] = hit[:length]
     waves /= np.abs(waves).max(1, keepdims=True)
     return torch.from_numpy(waves)
+
+
+def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum():
+    """The block-diagonal layers and the folded output layer compute the seed's heads exactly."""
+    torch.manual_seed(0)
+    mcnn = MCNN(16, heads=4, layers=4, width=13, channels=16)
+    with torch.no_grad():
+        mcnn.head_weights.copy_(torch.tensor([0.5, -1.0, 2.0, 0.25]))
+    mel = torch.rand(3, 16, 5)
+    signal, mask_logit = mcnn(mel)
+
+    x = mel * mcnn.input_gain
+    for i, conv in enumerate(mcnn.convs):       # the stored grouped convs: heads side by side
+        x = conv(x)
+        if i < len(mcnn.convs) - 1:
+            x = F.elu(x)
+    heads = x.view(3, 4, 2, -1)
+    expected_signal = mcnn.softsign((mcnn.head_weights[None, :, None] * heads[:, :, 0]).sum(1))
+    torch.testing.assert_close(signal, expected_signal, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(mask_logit, heads[:, :, 1].sum(1), atol=1e-6, rtol=1e-5)
 
 
 def test_binarised_mask_zeroes_the_padded_tail():

@@ -7,8 +7,14 @@ trainable head weights and squashed by a scaled softsign, the mask is ``σ(Σ_h 
 inference). Without biases, all-zero mel frames give exactly zero output, and the mask cuts the
 tail that the wide filters leak into the padding.
 
-All heads run as one grouped convolution stack (``groups = heads`` after the first layer), which is
-the same function as separate heads and several times faster on a CPU.
+All heads are stored as one grouped convolution stack (``groups = heads`` after the first layer),
+the same function as separate heads. The forward pass runs it faster still, with the same result
+(measured, batch 64, one thread: the stack took ~800 ms, of which ~450 ms in the last two layers):
+
+- every layer runs as one dense convolution with a block-diagonal weight: PyTorch's grouped
+  transposed convolution is slow on 2 channels per group (layer 7: 149 ms grouped, 48 ms dense);
+- the last layer folds the head weights and the head sums into its weight, so it writes 2 channels
+  (signal, mask) instead of 2 per head (~300 ms -> ~60 ms).
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ def head_channels(layers: int, channels: int) -> list[int]:
     """
     out = [max(2, channels >> i) for i in range(layers - 1)]
     return [*out, 2]
+
+
+def block_diagonal_mask(conv: nn.ConvTranspose1d) -> torch.Tensor:
+    """1 where a grouped transposed conv connects input and output channel: Tensor[C_in, C_out, 1]."""
+    c_in, c_out = conv.in_channels, conv.out_channels
+    group_in = torch.arange(c_in) // (c_in // conv.groups)
+    group_out = torch.arange(c_out) // (c_out // conv.groups)
+    return (group_in[:, None] == group_out[None, :]).float().unsqueeze(-1)
 
 
 class ScaledSoftsign(nn.Module):
@@ -75,6 +89,22 @@ class MCNN(nn.Module):
         self.head_weights = nn.Parameter(torch.full((heads,), 1.0 / heads))
         self.softsign = ScaledSoftsign()
         self.register_buffer("input_gain", torch.ones(()))
+        for i, conv in enumerate(self.convs):
+            self.register_buffer(f"block_mask{i}", block_diagonal_mask(conv), persistent=False)
+
+    def dense_weight(self, i: int) -> torch.Tensor:
+        """Layer ``i``'s grouped weight as an ungrouped one: Tensor[C_in, C_out, width], zero off the
+        diagonal blocks."""
+        conv = self.convs[i]
+        return conv.weight.repeat(1, conv.groups, 1) * getattr(self, f"block_mask{i}")
+
+    def output_weight(self) -> torch.Tensor:
+        """The last layer with the head weights and head sums folded in: Tensor[C_in, 2, width]
+        mapping every head's channels to (weighted signal sum, summed mask logit)."""
+        weight = self.convs[-1].weight                          # [C_in, 2, width], C_in = heads * c
+        per_head = weight.shape[0] // self.heads
+        signal_gain = self.head_weights.repeat_interleave(per_head)[:, None]
+        return torch.stack([weight[:, 0] * signal_gain, weight[:, 1]], 1)
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mel : Tensor[B, n_mels, N] -> (signal, mask_logit), each Tensor[B, N * 2**layers].
@@ -82,13 +112,14 @@ class MCNN(nn.Module):
         ``signal`` is the scaled softsign of the weighted head sum, before any mask.
         """
         x = mel * self.input_gain
+        last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.convs) - 1:
+            weight = self.output_weight() if i == last else self.dense_weight(i)
+            x = F.conv_transpose1d(x, weight, stride=conv.stride, padding=conv.padding,
+                                   output_padding=conv.output_padding)
+            if i < last:
                 x = F.elu(x)
-        x = x.view(x.shape[0], self.heads, 2, x.shape[-1])
-        signal = self.softsign(torch.einsum("h,bht->bt", self.head_weights, x[:, :, 0]))
-        return signal, x[:, :, 1].sum(1)
+        return self.softsign(x[:, 0]), x[:, 1]
 
     def train_output(self, mel: torch.Tensor, length: int | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
