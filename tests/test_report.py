@@ -12,7 +12,7 @@ from conftest import synth_hit
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.metrics.classifier import DEFAULT_PATH, load_classifier
-from drumsynth.metrics.report import Reconstructions, SoundSet, evaluate
+from drumsynth.metrics.report import Reconstructions, SoundSet, evaluate, judged_as
 
 pytestmark = pytest.mark.skipif(not DEFAULT_PATH.is_file(), reason="no shipped classifier")
 
@@ -53,11 +53,24 @@ def test_report_tables_files_and_known_values(small_cache, classifier, tmp_path:
     real, fake = saved["table1"]
     assert real["n"] == 4 * 6 and fake["n"] == 12  # 3-class view: kick, snare, clap, hats, cymbal
     assert 1.0 <= fake["is"] <= 3.0 and fake["fad_clf"] >= 0 and "kid_aisfx" not in fake
+    assert list(fake["judged_as"]) == ["kick", "snare", "cymbal"] and fake["n_per_class"]["kick"] == 4
+    for want, shares in fake["judged_as"].items():
+        assert sum(shares.values()) == pytest.approx(1.0)
+    assert np.mean([fake["judged_as"][c][c] for c in ("kick", "snare", "cymbal")]) == pytest.approx(
+        fake["class_agreement"])
     (row,) = saved["table2"]
     assert row["snr"] == pytest.approx(6.0206, abs=1e-3) and row["lsd"] == pytest.approx(6.0206, abs=1e-2)
     assert row["odg"] < 0.2 and np.isfinite(row["di"])
     text = (tmp_path / "out" / "report.md").read_text()
     assert "Table 1" in text and "Table 2" in text and "| half | test | 3 |" in text
+    assert "| fake | cymbal | 4 |" in text
+
+
+def test_judged_as_shares_per_wanted_class():
+    shares = judged_as(["kick", "snare", "snare", "cymbal", "snare"], ["kick", "kick", "snare", "cymbal", "cymbal"])
+    assert shares == {"kick": {"kick": 0.5, "snare": 0.5, "cymbal": 0.0},
+                      "snare": {"kick": 0.0, "snare": 1.0, "cymbal": 0.0},
+                      "cymbal": {"kick": 0.0, "snare": 0.5, "cymbal": 0.5}}
 
 
 @pytest.mark.corpus

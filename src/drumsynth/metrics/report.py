@@ -100,7 +100,19 @@ def distribution_row(name: str, feats: Features, reference: Features, *, seed: i
         row["fad_aisfx"] = frechet_distance(feats.aisfx, reference.aisfx)
     predicted = [CLASSES3[i] for i in feats.probs3.argmax(axis=1)]
     row["class_agreement"] = float(np.mean([p == w for p, w in zip(predicted, feats.labels, strict=True)]))
+    row["judged_as"] = judged_as(predicted, feats.labels)
+    row["n_per_class"] = {c: feats.labels.count(c) for c in row["judged_as"]}
     return row
+
+
+def judged_as(predicted: list[str], wanted: list[str]) -> dict[str, dict[str, float]]:
+    """Share of each wanted class that the classifier judged as each class (rows sum to 1):
+    ``{wanted: {judged: share}}`` over the wanted classes present, in ``CLASSES3`` order."""
+    shares = {}
+    for want in [c for c in CLASSES3 if c in wanted]:
+        judged = [p for p, w in zip(predicted, wanted, strict=True) if w == want]
+        shares[want] = {c: judged.count(c) / len(judged) for c in CLASSES3}
+    return shares
 
 
 def reconstruction_row(rec: Reconstructions) -> dict[str, Any]:
@@ -209,6 +221,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {row['system']} | {row['n']} | {_fmt(row['is'])} | {_fmt(row['kid_clf'], 4)} | "
                      f"{_fmt(row['fad_clf'])} | {_fmt(row.get('kid_aisfx'), 4)} | {_fmt(row.get('fad_aisfx'))} | "
                      f"{_fmt(row['class_agreement'])} |")
+    lines += ["", "## Class agreement per class: share of each class judged as each class", "",
+              "| system | class | n | " + " | ".join(f"→ {c}" for c in CLASSES3) + " |",
+              "|---|---|---|" + "---|" * len(CLASSES3)]
+    for row in report["table1"]:
+        for want, shares in row.get("judged_as", {}).items():
+            lines.append(f"| {row['system']} | {want} | {row['n_per_class'][want]} | "
+                         + " | ".join(_fmt(shares[c]) for c in CLASSES3) + " |")
     lines += ["", "## Table 2: encoder reconstruction (encode → decode)", ""]
     if report["table2"]:
         lines += ["| system | subset | n | DI ↑ | ODG ↑ | MSE ↓ | LSD (dB) ↓ | SNR (dB) ↑ |",
