@@ -67,18 +67,18 @@ def main() -> None:
         generator = torch.Generator().manual_seed(1)
         for step in range(args.steps):
             recipe.train_step(next(batches), step, generator)
-    scale, _ = stage_at(config, args.steps - 1)
+    scale, alpha = stage_at(config, args.steps - 1)
     with torch.no_grad():
         keep = train.semitones == 0
-        real = real_at_scale(train.spec[keep] * recipe.gain, sizes, scale, 1.0)
+        real = real_at_scale(train.spec[keep] * recipe.gain, sizes, scale, alpha)
         labels = train.labels[keep]
         means = torch.stack([shape(real[labels == k]).mean(0) for k in range(3)])
         z = torch.randn(192, config.model.latent_dim, generator=torch.Generator().manual_seed(5))
         c = torch.eye(3).repeat_interleave(64, 0)
-        fake = recipe.generator_ema(z, c, scale, 1.0)
+        fake = recipe.generator_ema(z, c, scale, alpha)
         judged_real = torch.cdist(shape(real), means).argmin(1)
         judged_fake = torch.cdist(shape(fake), means).argmin(1)
-    print(f"{args.steps} steps ({time.time() - start:.0f} s), scale {scale} {sizes[scale]}: judge on real "
+    print(f"{args.steps} steps ({time.time() - start:.0f} s), scale {scale} {sizes[scale]} fade-in {alpha:.2f}: judge on real "
           f"{float((judged_real == labels).float().mean()):.3f}, generated class agreement "
           f"{float((judged_fake == c.argmax(1)).float().mean()):.3f}")
     torch.set_printoptions(precision=2, linewidth=160)
