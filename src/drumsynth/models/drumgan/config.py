@@ -89,7 +89,9 @@ class TrainConfig:
     gp_weight, drift_weight : WGAN-GP lambda and the critic's drift penalty epsilon
     aux_weight : weight of the auxiliary MSE between the critic's class estimate and c
     g_ema_decay : the generator's moving average (the released generator); its own weights, since
-        the encoder must invert exactly the generator that ships
+        the encoder must invert exactly the generator that ships. 0 releases the generator itself
+        (the `cpu` preset: at its high learning rates the average of the weights is a worse
+        generator, see docs/drumgan.md)
     encoder_batch, encoder_lr : the encoder's batch and Adam learning rate (seed: 28, 1e-4)
     encoder_alpha, encoder_beta : weights of the latent and the log-magnitude MSE (seed: 1, 3)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
