@@ -14,11 +14,13 @@ from drumsynth.audio.dsp import stft
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
+from drumsynth.inference.session import shipped_models
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import DataConfig, gan_steps, scale_sizes
 from drumsynth.models.drumgan.encoder import Encoder
+from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED
 from drumsynth.models.drumgan.networks import downsample, downsample_spec, real_at_scale, upsample
 from drumsynth.models.drumgan.recipe import DrumGANRecipe, build_modules, stage_at
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
@@ -226,6 +228,13 @@ def test_release_rebuilds_and_generates_sliders_outside_the_unit_range(tiny_rele
     wave = model.generate(z, torch.tensor([[1.5, -0.25, 0.0], [0.0, 0.0, 2.0]]))
     assert wave.shape == (2, model.length) and torch.isfinite(wave).all()
     assert not torch.equal(wave, model.generate(z, torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])))
+    # Generated hits leave out the generator's last frames (its border artifact).
+    spec = model.spectrogram(z, torch.eye(3)[:2])
+    assert spec[..., -EDGE_FRAMES_DROPPED:].abs().amax() > 0
+    spec[..., -EDGE_FRAMES_DROPPED:] = 0
+    expected = spectral.to_wave(spec, model.config.data, model.gain)
+    expected = expected / expected.abs().amax(1, keepdim=True)
+    torch.testing.assert_close(model.generate(z, torch.eye(3)[:2]), expected)
 
 
 def test_analyze_then_intensity_zero_is_the_encoded_sounds_reconstruction(tiny_release):
@@ -315,3 +324,23 @@ def test_a_killed_run_resumes_exactly_across_the_gan_and_encoder_phases(tiny_cac
     assert straight.keys() == resumed.keys()
     different = [k for k in straight if not torch.equal(straight[k], resumed[k])]
     assert not different, different[:5]
+
+
+@pytest.mark.skipif("drumgan" not in shipped_models(), reason="no shipped drumgan model")
+def test_shipped_model_makes_each_class_and_ends_without_a_click():
+    """The shipped generator: kicks darker than snares darker than cymbals, and no burst at the end of a
+    hit (with the generator's edge frames kept, a kick's last 35 ms change 40x faster than before)."""
+    from drumsynth.inference.session import Session
+
+    session = Session.load("drumgan")
+    centroid = {}
+    for cls in CLASSES3:
+        render = session.generate(cls, n=8, seed=3)
+        waves = torch.from_numpy(render.waves)
+        slope = waves.diff(dim=1).abs()        # a click is broadband: it shows in the sample-to-sample change
+        end, before = slope[:, -1536:].amax(1), slope[:, -4096:-1536].amax(1)
+        assert torch.all(end <= torch.clamp(2 * before, min=0.01)), (cls, end, before)   # -40 dB floor
+        power = torch.stft(waves, 2048, 512, window=torch.hann_window(2048), return_complex=True).abs().pow(2).sum(-1)
+        freqs = torch.linspace(0, render.sample_rate / 2, power.shape[1])
+        centroid[cls] = float(((power * freqs).sum(1) / power.sum(1)).median())
+    assert centroid["kick"] < centroid["snare"] < centroid["cymbal"], centroid
