@@ -49,6 +49,8 @@ class Recipe:
     sample_rate : int | None, sample rate of :meth:`preview` audio
     best_metric : str | None, the :meth:`validate` key that keep-best follows (``"valid/fad"``)
     best_mode : "min" | "max", whether smaller or larger ``best_metric`` is better
+    best_metric_sometimes : bool, True when only some validations report ``best_metric`` (keep-best
+        then skips the others); False makes a validation without it an error (a misspelt key)
     """
 
     family: str = ""
@@ -56,6 +58,7 @@ class Recipe:
     sample_rate: int | None = None
     best_metric: str | None = None
     best_mode: Literal["min", "max"] = "min"
+    best_metric_sometimes: bool = False
 
     # ---- required ------------------------------------------------------------------------------
 

@@ -493,6 +493,8 @@ class Trainer:
         if name is None:
             return
         if name not in metrics:
+            if self.recipe.best_metric_sometimes:
+                return
             raise DrumsynthError(f"best_metric {name!r} is not among validate()'s keys {sorted(metrics)}")
         value = metrics[name]
         old = self._best_value()

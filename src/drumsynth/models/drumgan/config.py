@@ -54,11 +54,14 @@ class ModelConfig:
     channels : feature channels of each scale's block, coarsest first (one per block; seed: 6 blocks)
     factors : [frequency, time] up-sampling factor between consecutive scales (len(channels) - 1
         entries); the coarsest scale is the full size divided by their products
+    class_bias : c also enters every finer generator block as a per-channel bias (ours, not the
+        seed's; the `cpu` preset: the fine blocks otherwise make the same upper octaves for every class)
     """
 
     latent_dim: int = 128
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128, 64])
     factors: list[list[int]] = field(default_factory=lambda: [[2, 1], [2, 2], [2, 2], [2, 2], [2, 2]])
+    class_bias: bool = False
 
 
 @dataclass
@@ -94,6 +97,11 @@ class TrainConfig:
         generator, see docs/drumgan.md)
     encoder_batch, encoder_lr : the encoder's batch and Adam learning rate (seed: 28, 1e-4)
     encoder_alpha, encoder_beta : weights of the latent and the log-magnitude MSE (seed: 1, 3)
+    select_per_class : 0 = the encoder inverts the generator as the GAN schedule leaves it. N > 0 =
+        at every validation of the last stage after its fade-in, N hits per class from fixed latents
+        are judged by the drum classifier (the one that gave the soft labels), and the encoder phase
+        starts from the generator with the highest class agreement (``valid/class_agreement``): GAN
+        checkpoint selection on a validation score, as FID-based selection is elsewhere. Ours.
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: see ``g_ema_decay``)
     """
@@ -112,6 +120,7 @@ class TrainConfig:
     encoder_lr: float = 1e-4
     encoder_alpha: float = 1.0
     encoder_beta: float = 3.0
+    select_per_class: int = 0
     log_every: int = 100
     checkpoint_every: int = 2000
     preview_every: int = 0
@@ -191,6 +200,8 @@ def check(config: Config) -> Config:
         raise DrumsynthError(f"train.fade_fraction must be in [0, 1], got {t.fade_fraction}")
     if not 0 <= t.g_ema_decay < 1:
         raise DrumsynthError(f"train.g_ema_decay must be in [0, 1), got {t.g_ema_decay}")
+    if t.select_per_class < 0:
+        raise DrumsynthError(f"train.select_per_class must be >= 0, got {t.select_per_class}")
     if len(e.channels) != len(e.strides) or any(len(s) != 2 for s in e.strides):
         raise DrumsynthError("encoder.strides needs one [frequency, time] pair per encoder.channels entry")
     return config

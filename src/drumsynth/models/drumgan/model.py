@@ -17,7 +17,7 @@ from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
 from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.drumgan import spectral
-from drumsynth.models.drumgan.config import Config
+from drumsynth.models.drumgan.config import Config, DataConfig
 from drumsynth.models.drumgan.encoder import Encoder
 from drumsynth.models.drumgan.networks import Generator
 
@@ -108,10 +108,7 @@ class DrumGANModel:
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """z Tensor[B, latent_dim] + class sliders Tensor[B, C] -> waveform Tensor[B, length], peak 1,
         from the spectrogram without its last ``EDGE_FRAMES_DROPPED`` frames."""
-        spec = self.spectrogram(z, labels)
-        spec[..., spec.shape[-1] - EDGE_FRAMES_DROPPED:] = 0.0
-        wave = spectral.to_wave(spec, self.config.data, self.gain)
-        return peak_normalise(wave).clamp(-1.0, 1.0)
+        return render_hits(self.spectrogram(z, labels), self.config.data, self.gain)
 
     @torch.no_grad()
     def analyze(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,6 +132,14 @@ class DrumGANModel:
         del labels
         z, c = self.analyze(wave)
         return self.generate(z, c)
+
+
+def render_hits(spec: torch.Tensor, data: DataConfig, gain: float) -> torch.Tensor:
+    """Generator output Tensor[B, 2, F, N] -> hits Tensor[B, length], peak 1, without the last
+    ``EDGE_FRAMES_DROPPED`` frames (what a release plays; training-time selection judges the same)."""
+    spec = spec.clone()
+    spec[..., spec.shape[-1] - EDGE_FRAMES_DROPPED:] = 0.0
+    return peak_normalise(spectral.to_wave(spec, data, gain)).clamp(-1.0, 1.0)
 
 
 def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:

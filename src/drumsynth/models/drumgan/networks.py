@@ -60,7 +60,8 @@ def conv_block(in_ch: int, out_ch: int, pixel_norm: bool) -> list[nn.Module]:
 class Generator(nn.Module):
     """[z, c] -> complex-STFT channels, grown progressively (see the module docstring)."""
 
-    def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]]) -> None:
+    def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]],
+                 class_bias: bool = False) -> None:
         super().__init__()
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.channels, self.sizes = list(channels), [tuple(s) for s in sizes]
@@ -78,6 +79,12 @@ class Generator(nn.Module):
             self.blocks.append(nn.Sequential(*conv_block(channels[s - 1], channels[s], True),
                                              *conv_block(channels[s], channels[s], True)))
         self.to_spec = nn.ModuleList([EqualConv2d(ch, 2, 1, gain=1.0) for ch in channels])
+        # Optionally c also reaches every finer block, as a per-channel bias of its (up-sampled) input.
+        # The coarse grid fixes the envelope and the broad spectral slope, but the upper octaves are
+        # made by the fine blocks alone; without c there they add the same high band to every class,
+        # and the `cpu` model's snares were judged cymbals above 8 kHz (docs/drumgan.md, run 5).
+        self.class_bias = (nn.ModuleList([EqualLinear(n_classes, channels[s - 1]) for s in range(1, len(channels))])
+                           if class_bias else None)
 
     @property
     def n_scales(self) -> int:
@@ -94,7 +101,10 @@ class Generator(nn.Module):
         previous = h
         for s in range(1, scale + 1):
             previous = h
-            h = self.blocks[s](upsample(h, factor(self.sizes, s)))
+            up = upsample(h, factor(self.sizes, s))
+            if self.class_bias is not None:
+                up = up + self.class_bias[s - 1](c)[:, :, None, None]
+            h = self.blocks[s](up)
         out = self.to_spec[scale](h)
         if scale > 0 and alpha < 1.0:
             skip = upsample(self.to_spec[scale - 1](previous), factor(self.sizes, scale))

@@ -11,6 +11,9 @@ The schedule is a function of the step alone (resume-exact):
 - Steps ``[sum(stage_steps), max_steps)``: the encoder, on generated sounds only (the seed's §3.3):
   ``loss/e = alpha MSE((z^, c^), (z, c)) + beta MSE(L(G(z^, c^)), L(G(z, c)))`` where ``L`` is the
   thresholded log-magnitude and G the frozen EMA generator that ships.
+- With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
+  generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
+  encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
 """
 
 from __future__ import annotations
@@ -43,11 +46,16 @@ from drumsynth.models.drumgan.networks import Critic, Generator, real_at_scale, 
 from drumsynth.train.recipe import Metrics, Recipe
 
 
+# Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
+SELECTION_SEED = 20221
+
+
 def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Generator, Critic, Encoder]:
     """The three networks of a config, untrained."""
     check(config)
     kwargs = generator_kwargs(config, n_classes)
-    return Generator(**kwargs), Critic(**kwargs), Encoder(**encoder_kwargs(config, n_classes))
+    return (Generator(**kwargs, class_bias=config.model.class_bias), Critic(**kwargs),
+            Encoder(**encoder_kwargs(config, n_classes)))
 
 
 def stage_at(config: Config, step: int) -> tuple[int, float]:
@@ -86,6 +94,7 @@ class DrumGANRecipe(Recipe):
     family = "drumgan"
     best_metric = "valid/encoder_lsd"
     best_mode = "min"
+    best_metric_sometimes = True  # the GAN phase validates the generator's class agreement only
 
     def __init__(self, config: Config, train_set: gdata.SpecSet | None = None) -> None:
         self.cfg = check(config)
@@ -104,6 +113,11 @@ class DrumGANRecipe(Recipe):
             "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr),
         }
         self.last_step = 0
+        # Generator selection (train.select_per_class): the best class agreement so far, its step and
+        # the generator's weights then; ``selection_loaded`` once the encoder phase has loaded them.
+        self.selected: dict[str, Any] | None = None
+        self.selection_loaded = False
+        self._judge = None
 
     # ---- contract ------------------------------------------------------------------------------
 
@@ -186,6 +200,9 @@ class DrumGANRecipe(Recipe):
 
     def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         t, d = self.cfg.train, self.cfg.data
+        if self.selected is not None and not self.selection_loaded:
+            self.generator_ema.load_state_dict(self.selected["weights"])
+            self.selection_loaded = True
         c = batch["c_fake"][:t.encoder_batch]
         z = torch.randn(len(c), self.cfg.model.latent_dim, generator=generator, device=generator.device).to(c)
         G = self.generator_ema
@@ -202,16 +219,49 @@ class DrumGANRecipe(Recipe):
         return {"loss/e": loss.item(), "loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"gain": self.gain}
+        return {"gain": self.gain, "selected": self.selected, "selection_loaded": self.selection_loaded}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.gain = float(state.get("gain", self.gain))
+        self.selected = state.get("selected")
+        self.selection_loaded = bool(state.get("selection_loaded", False))
+
+    # ---- generator selection -------------------------------------------------------------------
+
+    def selecting(self) -> bool:
+        """Whether the validation after ``last_step`` judges the generator for selection."""
+        if self.cfg.train.select_per_class <= 0 or self.last_step + 1 > gan_steps(self.cfg.train):
+            return False
+        scale, alpha = stage_at(self.cfg, self.last_step)
+        return scale == len(self.sizes) - 1 and alpha >= 1.0
+
+    def class_agreement(self, G: nn.Module) -> float:
+        """Share of hits from fixed latents (``select_per_class`` per class, one-hot sliders) that the
+        drum classifier assigns to the requested class."""
+        from drumsynth.metrics.classifier import load_classifier
+        from drumsynth.models.drumgan.model import render_hits
+
+        if self._judge is None:
+            self._judge = load_classifier(device=self.generator.input.weight.device)
+        n, k = self.cfg.train.select_per_class, len(self.classes)
+        device = self.generator.input.weight.device
+        fixed = torch.Generator(device=device).manual_seed(SELECTION_SEED)
+        z = torch.randn(n * k, self.cfg.model.latent_dim, generator=fixed, device=device)
+        wanted = torch.arange(k, device=device).repeat_interleave(n)
+        c = torch.eye(k, device=device)[wanted]
+        waves = torch.cat([render_hits(G(z[i:i + 32], c[i:i + 32]), self.cfg.data, self.gain)
+                           for i in range(0, len(z), 32)])
+        judged = self._judge.probs3(waves, self.sample_rate).argmax(1).to(device)
+        return float((judged == wanted).float().mean())
 
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def release_extra(self) -> dict[str, Any]:
-        return {"classes": list(self.classes), "gain": self.gain,
-                "encoder_trained": self.last_step + 1 > gan_steps(self.cfg.train)}
+        extra = {"classes": list(self.classes), "gain": self.gain,
+                 "encoder_trained": self.last_step + 1 > gan_steps(self.cfg.train)}
+        if self.selection_loaded:
+            extra["selected"] = {"step": self.selected["step"], "class_agreement": self.selected["agreement"]}
+        return extra
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` hits at the current scale (nearest-up-sampled to full size), classes in turn: Tensor[n, 1, T]."""
@@ -231,6 +281,12 @@ class DrumGANRecipe(Recipe):
         ``valid/encoder_spec_mse`` — MSE of thresholded log-magnitudes of x and G(E(x));
         ``valid/encoder_lsd`` — their log-spectral distance in dB (keep-best follows it).
         """
+        if self.selecting():
+            agreement = self.class_agreement(modules["generator_ema"])
+            if self.selected is None or agreement > self.selected["agreement"]:
+                weights = {k: v.detach().clone() for k, v in modules["generator_ema"].state_dict().items()}
+                self.selected = {"agreement": agreement, "step": self.last_step + 1, "weights": weights}
+            return {"valid/class_agreement": agreement, "valid/selected_step": float(self.selected["step"])}
         if batches is None or self.last_step + 1 <= gan_steps(self.cfg.train):
             return {}
         G, E, d = modules["generator_ema"], modules["encoder"], self.cfg.data
