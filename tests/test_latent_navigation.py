@@ -177,7 +177,7 @@ class _AnalysingModel:
         if not has_analyze:
             self.analyze = None
 
-    def sample_latent(self, n, generator=None):
+    def sample_latent(self, n, generator=None, labels=None):
         return torch.randn(n, self.latent_dim, generator=generator)
 
     def generate(self, z, labels):

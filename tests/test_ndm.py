@@ -236,6 +236,44 @@ def test_pca_round_trip_and_controls():
         controls.latent_from_controls(pca, "nope", 0.0, 0.0)
 
 
+def test_class_gaussians_match_the_codes_and_shrink_where_codes_are_few():
+    from drumsynth.models.ndm.latent_prior import fit_class_gaussians
+
+    gen = torch.Generator().manual_seed(0)
+    d = 6
+    mix = torch.randn(d, d, generator=gen)
+    many = torch.randn(4000, d, generator=gen) @ mix.T + 3.0      # class 0: well sampled, correlated
+    few = torch.randn(4, d, generator=gen) - 2.0                   # class 1: fewer codes than dimensions
+    z = torch.cat([many, few])
+    labels = torch.cat([torch.zeros(4000), torch.ones(4)]).long()
+    prior = fit_class_gaussians(z, labels, ["a", "b", "c"])
+    a, b, c = (prior["classes"][k] for k in "abc")
+    cov_a = a["scale"] @ a["scale"].T
+    assert torch.allclose(a["mean"], many.mean(0), atol=1e-4)
+    assert torch.allclose(cov_a, mix @ mix.T, rtol=0.1, atol=0.15)  # shrinkage is negligible with n >> d
+    cov_b = b["scale"] @ b["scale"].T                    # a rank-3 sample covariance made full rank
+    assert torch.linalg.eigvalsh(cov_b).min() > 0 and b["n"] == 4
+    assert c["n"] == 0 and torch.equal(c["mean"], torch.zeros(d)) and torch.allclose(c["scale"], torch.eye(d))
+    same = fit_class_gaussians(torch.ones(5, d), torch.zeros(5).long(), ["a"])["classes"]["a"]
+    assert torch.allclose(same["scale"], torch.zeros(d, d), atol=1e-6)  # coinciding codes: the draws are the mean
+
+
+def test_class_prior_draws_follow_the_class_and_mix_between_classes():
+    from drumsynth.models.ndm import latent_prior
+
+    d = 4
+    prior = {"classes": {"a": {"mean": torch.full((d,), 5.0), "scale": 0.5 * torch.eye(d), "n": 10},
+                         "b": {"mean": torch.full((d,), -5.0), "scale": 2.0 * torch.eye(d), "n": 10}}}
+    noise = torch.randn(3, d, generator=torch.Generator().manual_seed(1))
+    weights = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    z = latent_prior.sample(prior, ("a", "b"), weights, noise)
+    assert torch.allclose(z[0], 5.0 + 0.5 * noise[0])
+    assert torch.allclose(z[1], -5.0 + 2.0 * noise[1])
+    assert torch.allclose(z[2], 1.25 * noise[2])                   # the mean of both draws at that noise
+    with pytest.raises(DrumsynthError, match="no entry"):
+        latent_prior.sample(prior, ("a", "kick"), weights[:, :2], noise)
+
+
 def test_crop_cuts_and_fades_only_where_it_cuts():
     wave = torch.ones(1000)
     out = controls.crop(wave, 0.0, 0.5, fade=10)
@@ -373,3 +411,15 @@ def test_release_checkpoint_round_trip(tmp_path):
     keep = train.semitones == 0
     codes = encode_features(recipe.wae, train.mels[keep], train.labels[keep], 8)
     assert torch.allclose(release["extra"]["pca"]["overall"]["mean"], codes.mean(0), atol=1e-5)
+    # ... and so are the per-class Gaussians that class-conditional draws come from
+    prior = release["extra"]["latent_prior"]
+    assert set(prior["classes"]) == set(CLASSES)
+    kick = prior["classes"]["kick"]
+    assert kick["n"] == 3 and torch.allclose(kick["mean"], codes[train.labels[keep] == 0].mean(0), atol=1e-5)
+    assert model.prior == "class"
+    one_hot_kick = model.class_weights("kick").expand(3, -1)
+    drawn = model.sample_latent(3, torch.Generator().manual_seed(5), one_hot_kick)
+    noise = torch.randn(3, cfg.model.latent_dim, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(drawn, kick["mean"] + noise @ kick["scale"].T, atol=1e-5)
+    model.prior = "normal"
+    assert torch.equal(model.sample_latent(3, torch.Generator().manual_seed(5), one_hot_kick), noise)

@@ -9,7 +9,7 @@ latent navigation (seed Appendix A), which works for every family through the fa
 
 - :meth:`Session.set_sliders` — the class sliders: independent, continuous weights, passed to the model
   as they are (values outside [0, 1] included);
-- :meth:`Session.new_center` — "Generate": a new ``z_center ~ N(0, I)`` from a seed;
+- :meth:`Session.new_center` — "Generate": a new ``z_center`` from the model's prior and a seed;
 - :meth:`Session.analyze` — "Analyze": encode a sound into ``z_center`` (and the sliders, when the
   model estimates class weights);
 - :meth:`Session.new_direction` — "Change variation direction": new orthonormal ``e1``, ``e2``;
@@ -184,7 +184,7 @@ class Session:
         labels = self.class_weights(cls, n)
         if z is None:
             generator = torch.Generator().manual_seed(int(seed))
-            z = self.model.sample_latent(n, generator)
+            z = self.model.sample_latent(n, generator, labels)
         z = z.to(self.device)
         waves = self.model.generate(z, labels).cpu().numpy()
         return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
@@ -241,9 +241,11 @@ class Session:
         return self.sliders
 
     def new_center(self, seed: int) -> torch.Tensor:
-        """The Generate button: a new ``z_center`` Tensor[latent_dim] from the model's prior, with ``seed``."""
+        """The Generate button: a new ``z_center`` Tensor[latent_dim] from the model's prior, with ``seed``
+        (for the sliders' classes where the model's prior depends on the class: set them first)."""
         generator = torch.Generator().manual_seed(int(seed))
-        self.z_center = self.model.sample_latent(1, generator)[0].detach().cpu().float()
+        labels = None if self.sliders is None else self.sliders[None].to(self.device)
+        self.z_center = self.model.sample_latent(1, generator, labels)[0].detach().cpu().float()
         self.center_source, self.center_seed = f"seed {int(seed)}", int(seed)
         return self.z_center
 

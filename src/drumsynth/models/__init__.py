@@ -16,7 +16,9 @@ A family package ``drumsynth.models.<family>`` provides, in its ``__init__.py``:
 
 A ``FamilyModel`` has ``family``, ``sample_rate``, ``classes`` (its class names) and ``latent_dim``, and:
 
-- ``sample_latent(n, generator) -> Tensor[n, latent_dim]``
+- ``sample_latent(n, generator, labels=None) -> Tensor[n, latent_dim]``: ``labels`` Tensor[n, C] are the
+  class weights the codes will be decoded with; a family whose prior depends on the class (ndm's fitted
+  per-class Gaussians) draws from it, the others ignore them
 - ``generate(z: Tensor[B, latent_dim], labels: Tensor[B, C] soft or one-hot class weights) -> Tensor[B, T]``
   float in [-1, 1] at ``sample_rate``
 - ``encode(wave: Tensor[B, T] at sample_rate, labels: Tensor[B, C] | None) -> Tensor[B, latent_dim]``

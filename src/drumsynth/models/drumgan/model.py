@@ -93,8 +93,11 @@ class DrumGANModel:
 
     # ---- the contract --------------------------------------------------------------------------
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` codes from the prior N(0, I): Tensor[n, latent_dim]."""
+    def sample_latent(self, n: int, generator: torch.Generator | None = None,
+                      labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` codes from the prior N(0, I): Tensor[n, latent_dim] (the GAN's prior is the same for
+        every class: ``labels`` is accepted for the family contract and ignored)."""
+        del labels
         device = generator.device if generator is not None else self.device
         return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
 

@@ -1,6 +1,6 @@
 """The inference object of the ndm family (the ``FamilyModel`` of ``drumsynth.models``).
 
-Chain: ``z`` (+ class weights) -> CWAE decoder -> standardised log-mel -> mel magnitudes -> MCNN
+Chain: ``z`` (drawn from the class's fitted Gaussian, or given) + class weights -> CWAE decoder -> standardised log-mel -> mel magnitudes -> MCNN
 -> waveform at 22.05 kHz, masked with the binarised mask. Griffin-Lim (mel -> linear by the
 filter bank's pseudo-inverse, then fast Griffin-Lim) is kept as a baseline inverter.
 """
@@ -15,7 +15,7 @@ from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models import as_latent, checkpoint_config, load_weights
-from drumsynth.models.ndm import controls
+from drumsynth.models.ndm import controls, latent_prior
 from drumsynth.models.ndm.config import Config, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
 from drumsynth.models.ndm.mcnn import MCNN
@@ -38,15 +38,22 @@ class NDMModel:
         when the checkpoint carries none
     inverter : what :meth:`generate` inverts mels with: ``"mcnn"`` (default, the seed's, fast) or
         ``"griffin_lim"`` (the baseline: slower, no learned artefacts)
+    latent_prior : per-class Gaussians of the training encodings (:mod:`.latent_prior`), or None
+        when the checkpoint carries none
+    prior : what :meth:`sample_latent` draws from when given class weights: ``"class"`` (the class's
+        fitted Gaussian; the default when the checkpoint has them) or ``"normal"`` (N(0, I), the WAE's
+        nominal prior)
     """
 
-    # Inference options a Session may set (``Session.set_option``): which inverter ``generate`` uses.
-    OPTIONS = {"inverter": ("mcnn", "griffin_lim")}
+    # Inference options a Session may set (``Session.set_option``): which inverter ``generate`` uses,
+    # and which prior ``sample_latent`` draws from.
+    OPTIONS = {"inverter": ("mcnn", "griffin_lim"), "prior": ("class", "normal")}
 
     family = FAMILY
 
     def __init__(self, config: Config, wae: CWAE, mcnn: MCNN, *, classes: tuple[str, ...] = CLASSES,
-                 pca: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> None:
+                 pca: dict[str, Any] | None = None, latent_prior: dict[str, Any] | None = None,
+                 device: str | torch.device = "cpu") -> None:
         self.config = config
         self.device = torch.device(device)
         self.wae = wae.to(self.device).eval()
@@ -57,6 +64,8 @@ class NDMModel:
         self.latent_dim = wae.latent_dim
         self.pca = pca if pca is not None else controls.prior_pca(self.latent_dim, self.classes)
         self.inverter = "mcnn"
+        self.latent_prior = latent_prior
+        self.prior = "class" if latent_prior is not None else "normal"
 
     # ---- argument checks -----------------------------------------------------------------------
 
@@ -83,10 +92,18 @@ class NDMModel:
 
     # ---- the contract --------------------------------------------------------------------------
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` codes from the prior N(0, I): Tensor[n, latent_dim] (on ``generator``'s device)."""
+    def sample_latent(self, n: int, generator: torch.Generator | None = None,
+                      labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` codes Tensor[n, latent_dim]: with class weights ``labels`` Tensor[n, C] and
+        ``prior == "class"``, from the classes' fitted Gaussians (:func:`.latent_prior.sample`), else
+        from N(0, I). The same generator state gives the same standard-normal draws either way."""
         device = generator.device if generator is not None else self.device
-        return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
+        noise = torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
+        if labels is None or self.prior == "normal":
+            return noise
+        if self.latent_prior is None:
+            raise DrumsynthError("this ndm checkpoint has no fitted class priors; use prior=normal")
+        return latent_prior.sample(self.latent_prior, self.classes, self._labels(labels, n), noise)
 
     @torch.no_grad()
     def decode_mel(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -201,4 +218,5 @@ def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -
     load_weights(checkpoint, FAMILY, {"wae": wae, "mcnn": mcnn})
     if n_frames(config.data) != wae.n_frames:
         raise DrumsynthError("ndm checkpoint is inconsistent: frame count differs from its config")
-    return NDMModel(config, wae, mcnn, classes=classes, pca=extra.get("pca"), device=device)
+    return NDMModel(config, wae, mcnn, classes=classes, pca=extra.get("pca"),
+                    latent_prior=extra.get("latent_prior"), device=device)

@@ -33,6 +33,7 @@ from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.config import Config, check, mcnn_kwargs, mel_kwargs, wae_kwargs
 from drumsynth.models.ndm.controls import pca_fit
+from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import MCNN, log_spectral_convergence, mask_target, spectral_convergence
 from drumsynth.models.ndm.wae import CWAE, class_mmd
 from drumsynth.train.recipe import Metrics, Recipe
@@ -212,7 +213,8 @@ class NDMRecipe(Recipe):
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def release_extra(self) -> dict[str, Any]:
-        """Class names and the latent PCA (overall and per class) of the training set's encodings."""
+        """Class names, the latent PCA (overall and per class) and the per-class Gaussians
+        (:mod:`.latent_prior`) of the training set's encodings."""
         extra: dict[str, Any] = {"classes": list(self.classes)}
         if self.train_set is not None and len(self.train_set):
             # The recordings themselves, not their pitch-shifted copies: the pad spans real sounds.
@@ -220,6 +222,7 @@ class NDMRecipe(Recipe):
             mels, labels = self.train_set.mels[keep], self.train_set.labels[keep]
             z = encode_features(self.wae, mels, labels, len(self.classes))
             extra["pca"] = pca_fit(z, labels, self.classes, 3)
+            extra["latent_prior"] = fit_class_gaussians(z, labels, self.classes)
         return extra
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
