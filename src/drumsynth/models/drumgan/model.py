@@ -23,10 +23,11 @@ from drumsynth.models.drumgan.networks import Generator
 
 FAMILY = "drumgan"
 # The generator's last frames are a border artifact (its convolutions see zero padding past the grid):
-# the trained `cpu` model puts as much energy in frame 47 as in the attack, and the inverse STFT turns
-# it into a broadband click ~25 ms before the end of every hit (peak 0.5 on a kick). Generated hits drop
-# these frames, so they end on the Hann taper of the last frame kept (docs/drumgan.md).
-EDGE_FRAMES_DROPPED = 2
+# the trained `cpu` models put as much energy in frame 47 as in the attack, and the inverse STFT turns it
+# into a broadband click ~25 ms before the end of every hit (peak 0.5 on a kick). The run-5 release also
+# raises frames 44-45 of its snares sixfold over the decay before them (a click at -38 dB). Generated hits
+# drop these frames, so they end on the Hann taper of frame 43, 0.50 s in (docs/drumgan.md).
+EDGE_FRAMES_DROPPED = 4
 
 
 class DrumGANModel:
