@@ -3,6 +3,7 @@ two-phase schedule, soft labels on the real corpus, and Analyze -> Generate thro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +96,9 @@ def test_paper_scales_are_the_seeds_1024_by_48_grown_from_32_by_3():
         (32, 3), (64, 3), (128, 6), (256, 12), (512, 24), (1024, 48)]
 
 
-def test_progressive_fade_in_starts_where_the_previous_scale_ended():
-    config = tiny_config()
+@pytest.mark.parametrize("class_bias", [False, True])
+def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias):
+    config = tiny_config(f"model.class_bias={str(class_bias).lower()}")
     sizes = scale_sizes(config)
     torch.manual_seed(0)
     generator, critic, _ = build_modules(config)
@@ -114,6 +116,29 @@ def test_progressive_fade_in_starts_where_the_previous_scale_ended():
         # Halfway through the fade both paths count.
         half = generator(z, c, s, 0.5)
         assert not torch.allclose(half, generator(z, c, s, 0.0)) and not torch.allclose(half, generator(z, c, s, 1.0))
+
+
+def test_class_bias_gives_the_finest_block_the_class():
+    """With ``model.class_bias`` the finest block's input depends on c directly: two class weights that
+    give the same coarser output still differ at full scale; without it they cannot."""
+    config = tiny_config("model.class_bias=true")
+    torch.manual_seed(0)
+    generator, _, _ = build_modules(config)
+    assert generator.class_bias is not None and len(generator.class_bias) == len(generator.blocks) - 1
+    z = torch.randn(2, config.model.latent_dim)
+    c = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    last = generator.n_scales - 1
+    with torch.no_grad():
+        # Only the finest block's bias differs between the two rows: zero the other biases' class maps.
+        for layer in generator.class_bias[:-1]:
+            layer.weight.zero_()
+        generator.input.weight.zero_()
+        generator.class_embed.weight.zero_()
+        coarse = generator(z[:1].expand(2, -1), c, last - 1)
+        fine = generator(z[:1].expand(2, -1), c, last)
+    assert torch.equal(coarse[0], coarse[1])
+    assert not torch.allclose(fine[0], fine[1])
+    assert build_modules(tiny_config())[0].class_bias is None
 
 
 def test_encoder_follows_table_3():
@@ -324,6 +349,44 @@ def test_a_killed_run_resumes_exactly_across_the_gan_and_encoder_phases(tiny_cac
     assert straight.keys() == resumed.keys()
     different = [k for k in straight if not torch.equal(straight[k], resumed[k])]
     assert not different, different[:5]
+
+
+def test_generator_selection_ships_the_best_judged_generator_and_resumes_exactly(tiny_cache, tmp_path):
+    """``train.select_per_class``: the last stage's validations judge the generator; the encoder phase
+    starts from the best-scoring one, the release says which, and a resume lands on the same weights."""
+    overrides = ["train.select_per_class=4", "train.stage_steps=[2, 2, 2, 2, 2, 8]", "train.fade_fraction=0.25"]
+
+    def run(out: Path, steps: int) -> DrumGANRecipe:
+        config = tiny_config(*overrides, f"train.max_steps={24}")
+        seed_everything(0)
+        recipe = family_module("drumgan").build_recipe(config, tiny_cache)
+        train_data, valid_data = family_module("drumgan").data_factories(config, tiny_cache)
+        Trainer(recipe, train_data, out, max_steps=steps, checkpoint_every=4, valid_every=2,
+                valid_data=valid_data, progress=False, seed=0).fit()
+        return recipe
+
+    straight = run(tmp_path / "a", 24)
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    judged = {r["step"]: r["metrics"]["valid/class_agreement"] for r in log
+              if "valid/class_agreement" in r["metrics"]}
+    # the last stage is steps 10..18, at full fade from step 12: validations after steps 12, 14, 16, 18
+    assert sorted(judged) == [12, 14, 16, 18]
+    best_step = max(judged, key=lambda k: (judged[k], -k))          # the first of equal scores wins
+    release = load_checkpoint(tmp_path / "a" / "release.pt")
+    assert release["extra"]["selected"] == {"step": best_step, "class_agreement": judged[best_step]}
+    # the shipped generator is the one that was judged at that step, not the last one trained
+    at_best = load_checkpoint(tmp_path / "a" / "resume.pt")["recipe"]["selected"]["weights"]
+    for k, v in straight.generator_ema.state_dict().items():
+        assert torch.equal(v, at_best[k]), k
+    if best_step != 18:
+        assert any(not torch.equal(a, b) for a, b in zip(straight.generator_ema.parameters(),
+                                                          straight.generator.parameters()))
+    run(tmp_path / "b", 14)                                          # stopped between two validations
+    resumed = run(tmp_path / "b", 24)
+    for name in ("generator_ema", "encoder"):
+        for (k, a), b in zip(getattr(straight, name).state_dict().items(),
+                             getattr(resumed, name).state_dict().values()):
+            assert torch.equal(a, b), f"{name}.{k}"
 
 
 @pytest.mark.skipif("drumgan" not in shipped_models(), reason="no shipped drumgan model")

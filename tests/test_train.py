@@ -349,6 +349,30 @@ def test_keep_best_previews_and_log(tmp_path, mode, values):
     assert [r["metrics"]["valid/score"] for r in records if "valid/score" in r["metrics"]] == values
 
 
+@pytest.mark.parametrize("sometimes", [False, True])
+def test_keep_best_skips_validations_without_the_metric_only_when_the_recipe_says_so(tmp_path, sometimes):
+    class Phased(ToyRecipe):
+        best_metric = "valid/late"
+        best_metric_sometimes = sometimes
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.calls = 0
+
+        def validate(self, modules, batches):
+            self.calls += 1
+            return {"valid/early": 1.0} if self.calls <= 2 else {"valid/late": 5.0 - self.calls}
+
+    trainer = make_trainer(tmp_path, 8, Phased, valid_every=2)
+    if not sometimes:
+        with pytest.raises(DrumsynthError, match="not among"):
+            trainer.fit()
+        return
+    trainer.fit()
+    best = load_checkpoint(tmp_path / "best.pt", kind="release")
+    assert best["step"] == 8 and best["metrics"]["valid/late"] == 1.0
+
+
 def np_abs_max(wave) -> float:
     return float(abs(wave).max())
 

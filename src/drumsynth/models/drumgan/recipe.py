@@ -45,7 +45,6 @@ from drumsynth.models.drumgan.encoder import Encoder
 from drumsynth.models.drumgan.networks import Critic, Generator, real_at_scale, upsample
 from drumsynth.train.recipe import Metrics, Recipe
 
-
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20221
 
