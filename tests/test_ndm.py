@@ -351,6 +351,37 @@ def test_tiny_trains_and_gradients_reach_every_parameter(tmp_path):
     assert {"valid/mel_mse", "valid/sc", "valid/loss"} <= set(valid)
 
 
+def test_mcnn_can_train_on_the_decoders_mels(tmp_path):
+    """``train.mcnn_decoded_share``: that share of the MCNN batch is the CWAE's round trip of the clip
+    (what the MCNN inverts in use), the rest the clip's own mel; the target is the real clip either way."""
+    from drumsynth.models.ndm import recipe as ndm_recipe
+
+    module = family_module("ndm")
+    cache = _synthetic_cache(tmp_path)
+    cfg = build_family_config("ndm", "tiny", overrides=["train.mcnn_decoded_share=0.5", "train.mcnn_batch_size=4"])
+    seed_everything(0)
+    recipe = module.build_recipe(cfg, cache)
+    batch = next(iter(module.data_factories(cfg, cache, 0, 1)[0](torch.Generator().manual_seed(0))))
+    assert torch.equal(batch["mcnn_label"], recipe.train_set.labels[
+        [int(torch.nonzero((recipe.train_set.waves == w).all(1))[0]) for w in batch["mcnn_wave"]]])
+    seen = []
+    original = ndm_recipe.mcnn_losses
+    ndm_recipe.mcnn_losses = lambda mcnn, mel, wave, config: seen.append(mel.clone()) or original(mcnn, mel, wave, config)
+    try:
+        recipe.wae.train()
+        expected = ndm_recipe.reconstruct_mels(recipe.wae, batch["mcnn_mel"][:2], batch["mcnn_label"][:2], 8)
+        assert recipe.wae.training                                   # the round trip put the mode back
+        recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
+    finally:
+        ndm_recipe.mcnn_losses = original
+    (mel,) = seen
+    # the CWAE stepped before the MCNN; it was reconstructed with the weights of that moment
+    assert not torch.allclose(mel[:2], batch["mcnn_mel"][:2]) and torch.equal(mel[2:], batch["mcnn_mel"][2:])
+    assert mel[:2].shape == expected.shape and (mel[:2] >= 0).all()
+    with pytest.raises(DrumsynthError, match="mcnn_decoded_share"):
+        build_modules(build_family_config("ndm", "tiny", overrides=["train.mcnn_decoded_share=1.5"]))
+
+
 @pytest.mark.parametrize("preset", ["cpu", "paper"])
 def test_big_presets_build_and_generate_one_hit(preset):
     cfg = build_family_config("ndm", preset)

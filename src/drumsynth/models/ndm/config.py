@@ -101,6 +101,9 @@ class TrainConfig:
         not improved for ``plateau_patience`` windows (the seed's "annealed on plateau"; the Trainer
         steps schedulers blindly, so the recipe does it from its own training losses)
     mcnn_batch_size, mcnn_lr : the MCNN's batch (uniform over clips) and Adam learning rate
+    mcnn_decoded_share : share of every MCNN batch whose input is the CWAE's reconstruction of the clip
+        (encode -> decode with its class, eval mode, no gradient) instead of the clip's own mel; the
+        target stays the real clip. 0 = the seed (real mels only); ours, see docs/ndm.md
     mcnn_plateau_factor, mcnn_plateau_patience : the MCNN's own plateau schedule
     sc_weight, sc_log_weight, mask_weight : MCNN loss weights (seed: 3, 10, 1)
     sc_log_eps : epsilon inside the log of the SClog term
@@ -121,6 +124,7 @@ class TrainConfig:
     min_lr: float = 1e-5
     mcnn_batch_size: int = 128
     mcnn_lr: float = 1e-4
+    mcnn_decoded_share: float = 0.0
     mcnn_plateau_factor: float = 0.2
     mcnn_plateau_patience: int = 50
     sc_weight: float = 3.0
@@ -164,6 +168,8 @@ def check(config: Config) -> Config:
                         ("train.mcnn_batch_size", t.mcnn_batch_size)):
         if value <= 0:
             raise DrumsynthError(f"{name} must be positive, got {value!r}")
+    if not 0.0 <= t.mcnn_decoded_share <= 1.0:
+        raise DrumsynthError(f"train.mcnn_decoded_share must be in [0, 1], got {t.mcnn_decoded_share}")
     if 2 ** c.layers != d.hop_length:
         raise DrumsynthError(
             f"the MCNN upsamples frames by 2 ** mcnn.layers = {2 ** c.layers}, which must equal "

@@ -189,7 +189,14 @@ class NDMRecipe(Recipe):
         metrics.update({"loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()})
 
         # -- MCNN --
-        terms = mcnn_losses(self.nets["mcnn"], batch["mcnn_mel"], batch["mcnn_wave"], self.cfg)
+        # In use the MCNN only ever inverts the decoder's mels, which are smoother than real ones
+        # (with the first shipped model, Griffin-Lim kept cymbals that the MCNN turned into snares).
+        mcnn_mel = batch["mcnn_mel"]
+        decoded = round(t.mcnn_decoded_share * len(mcnn_mel))
+        if decoded:
+            mcnn_mel = torch.cat([reconstruct_mels(self.wae, mcnn_mel[:decoded], batch["mcnn_label"][:decoded],
+                                                   len(self.classes)), mcnn_mel[decoded:]])
+        terms = mcnn_losses(self.nets["mcnn"], mcnn_mel, batch["mcnn_wave"], self.cfg)
         opt = self._optimizers["mcnn"]
         opt.zero_grad(set_to_none=True)
         terms["loss/mcnn"].backward()
@@ -296,6 +303,22 @@ def encode_features(wae: CWAE, mels: torch.Tensor, labels: torch.Tensor, n_class
     return torch.cat(out) if out else torch.zeros(0, wae.latent_dim)
 
 
+@torch.no_grad()
+def reconstruct_mels(wae: CWAE, mels: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The CWAE's round trip of mel magnitudes ``Tensor[B, n_mels, T]`` with their class indices
+    ``Tensor[B]``: encode -> decode in eval mode -> mel magnitudes ``Tensor[B, n_mels, T]``.
+
+    The module's train/eval mode is put back afterwards.
+    """
+    was_training = wae.training
+    wae.eval()
+    try:
+        x_hat, _ = wae(wae.normalise(mels), one_hot(labels, n_classes))
+        return wae.denormalise(x_hat)
+    finally:
+        wae.train(was_training)
+
+
 # ---- data --------------------------------------------------------------------------------------
 
 
@@ -310,13 +333,13 @@ def balanced_batch(train: feats.FeatureSet, per_class: int, mcnn_batch: int, poo
     """One training batch drawn with ``generator`` (all randomness from it: resume-exact).
 
     Returns ``{"mel": [C' * per_class, n_mels, N], "label": [C' * per_class], "mcnn_mel": [Bm, n_mels,
-    N], "mcnn_wave": [Bm, length]}`` where C' counts the classes present in the split.
+    N], "mcnn_wave": [Bm, length], "mcnn_label": [Bm]}`` where C' counts the classes present in the split.
     """
     picks = [pool[torch.randint(len(pool), (per_class,), generator=generator)] for pool in pools]
     idx = torch.cat(picks)
     midx = torch.randint(len(train), (mcnn_batch,), generator=generator)
     return {"mel": train.mels[idx], "label": train.labels[idx], "mcnn_mel": train.mels[midx],
-            "mcnn_wave": train.waves[midx]}
+            "mcnn_wave": train.waves[midx], "mcnn_label": train.labels[midx]}
 
 
 class BalancedBatches:
