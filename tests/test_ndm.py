@@ -452,5 +452,8 @@ def test_release_checkpoint_round_trip(tmp_path):
     drawn = model.sample_latent(3, torch.Generator().manual_seed(5), one_hot_kick)
     noise = torch.randn(3, cfg.model.latent_dim, generator=torch.Generator().manual_seed(5))
     assert torch.allclose(drawn, kick["mean"] + noise @ kick["scale"].T, atol=1e-5)
+    below_zero = one_hot_kick.clone()
+    below_zero[:, 1] = -2.0                                          # a snare slider pulled below 0
+    assert torch.equal(model.sample_latent(3, torch.Generator().manual_seed(5), below_zero), drawn)
     model.prior = "normal"
     assert torch.equal(model.sample_latent(3, torch.Generator().manual_seed(5), one_hot_kick), noise)

@@ -95,14 +95,19 @@ class NDMModel:
     def sample_latent(self, n: int, generator: torch.Generator | None = None,
                       labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` codes Tensor[n, latent_dim]: with class weights ``labels`` Tensor[n, C] and
-        ``prior == "class"``, from the classes' fitted Gaussians (:func:`.latent_prior.sample`), else
-        from N(0, I). The same generator state gives the same standard-normal draws either way."""
+        ``prior == "class"``, from the classes' fitted Gaussians (:func:`.latent_prior.sample`; weights
+        below 0 count as 0), else from N(0, I). The same generator state gives the same standard-normal draws either way."""
         device = generator.device if generator is not None else self.device
         noise = torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
         if labels is None or self.prior == "normal":
             return noise
         if self.latent_prior is None:
             raise DrumsynthError("this ndm checkpoint has no fitted class priors; use prior=normal")
+        labels = torch.as_tensor(labels)
+        if labels.is_floating_point():
+            # A mix of class priors needs weights >= 0: sliders below 0 (which the Session passes on as
+            # they are) count as 0 here; all of them <= 0 draw from the uniform mix of every class.
+            labels = labels.clamp_min(0.0)
         return latent_prior.sample(self.latent_prior, self.classes, self._labels(labels, n), noise)
 
     @torch.no_grad()
