@@ -1,10 +1,9 @@
 """Per-class latent priors fitted after training (ex-post density estimation).
 
 A WAE pulls each class's codes towards N(0, I) with the MMD term, but on a short CPU budget the pull is
-incomplete: the shipped model's cymbal codes sit about 2 units from the origin along correlated
-directions, so codes drawn from N(0, I) decode to something between a cymbal and a snare (class
-agreement of prior draws 0.22 for cymbals against 0.44 for draws from the cymbals' own Gaussian;
-docs/ndm.md). Following Ghosh et al. (2020, "From variational to deterministic autoencoders"), we fit a
+incomplete: the first shipped model's cymbal codes sat about 2 units from the origin along correlated
+directions, so codes drawn from N(0, I) decoded to something between a cymbal and a snare (judged
+cymbal: 0.22 for prior draws, 0.44-0.50 for draws from the cymbals' own Gaussian; docs/ndm.md). Following Ghosh et al. (2020, "From variational to deterministic autoencoders"), we fit a
 density to the training encodings after training and sample from it: here one full-covariance Gaussian
 per class, with Ledoit-Wolf shrinkage because the rarest class (18 claps) has fewer recordings than
 latent dimensions. The seed's own interface already centres its XY pad on each class's mean code; this

@@ -1,6 +1,7 @@
 """The inference object of the ndm family (the ``FamilyModel`` of ``drumsynth.models``).
 
-Chain: ``z`` (drawn from the class's fitted Gaussian, or given) + class weights -> CWAE decoder -> standardised log-mel -> mel magnitudes -> MCNN
+Chain: ``z`` (drawn from the class's fitted Gaussian, or given) + class weights -> CWAE decoder
+-> standardised log-mel -> mel magnitudes -> MCNN
 -> waveform at 22.05 kHz, masked with the binarised mask. Griffin-Lim (mel -> linear by the
 filter bank's pseudo-inverse, then fast Griffin-Lim) is kept as a baseline inverter.
 """
@@ -96,7 +97,8 @@ class NDMModel:
                       labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` codes Tensor[n, latent_dim]: with class weights ``labels`` Tensor[n, C] and
         ``prior == "class"``, from the classes' fitted Gaussians (:func:`.latent_prior.sample`; weights
-        below 0 count as 0), else from N(0, I). The same generator state gives the same standard-normal draws either way."""
+        below 0 count as 0), else from N(0, I). The same generator state gives the same standard-normal
+        draws either way."""
         device = generator.device if generator is not None else self.device
         noise = torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
         if labels is None or self.prior == "normal":
