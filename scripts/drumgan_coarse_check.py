@@ -27,7 +27,7 @@ from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan.config import Config, scale_sizes
 from drumsynth.models.drumgan.networks import real_at_scale
 from drumsynth.models.drumgan.recipe import DrumGANRecipe, stage_at
-from drumsynth.train.checkpoint import load_checkpoint
+from drumsynth.checkpoint import load_checkpoint
 
 
 def log_power(x: torch.Tensor) -> torch.Tensor:

@@ -5,10 +5,14 @@ Everything inside drumsynth is float32 in [-1, 1]; files are decoded once and co
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -21,6 +25,9 @@ WAV_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 INFO_FIELDS = ("title", "copyright", "software", "artist", "comment", "date", "album", "license",
                "tracknumber", "genre")
 MAX_SECONDS = 600.0
+TEMP_SUFFIX = ".tmp"
+# mkstemp's names: the prefix, 8 characters from its alphabet, the suffix (see atomic_open).
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def load_audio(path: str | Path, *, mono: bool = True, max_seconds: float = MAX_SECONDS
@@ -103,19 +110,53 @@ def encode_wav(wave: np.ndarray, sr: int, *, bit_depth: str = "24",
     return buffer.getvalue()
 
 
-def write_atomic(path: str | Path, payload: bytes) -> Path:
-    """Write bytes through a temporary file in the same folder and rename: never a half file."""
+def _creation_mode() -> int:
+    """``0o666`` less the process's umask: the mode ``open()`` would give a new file.
+
+    ``mkstemp`` creates its file 0600 whatever the umask, which would make every output private
+    (a DAW running as another user could not read it).
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def is_atomic_temp(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file named like :func:`atomic_open`'s temporaries."""
+    path = Path(path)
+    return bool(_TEMP_NAME.match(path.name)) and path.is_file() and not path.is_symlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, *, fsync: bool = False) -> Iterator[BinaryIO]:
+    """Binary file handle whose content appears at ``path`` only when the block ends without error.
+
+    Writes go to ``.NAME.XXXXXXXX.tmp`` in the same folder, which is renamed over ``path`` at the
+    end (``fsync=True`` flushes it to disk first: checkpoints). An exception removes the temporary
+    file; the new file gets the mode ``open()`` would give it under the umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+            os.fchmod(fh.fileno(), _creation_mode())
         os.replace(tmp, path)
     except BaseException:
+        # BaseException too: a Ctrl-C during the write must not leave a stray temp file either.
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_atomic(path: str | Path, payload: bytes) -> Path:
+    """Write bytes through a temporary file in the same folder and rename: never a half file."""
+    with atomic_open(path) as fh:
+        fh.write(payload)
+    return Path(path)
 
 
 def write_wav(path: str | Path, wave: np.ndarray, sr: int, *, bit_depth: str = "24",

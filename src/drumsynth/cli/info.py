@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         cache = load_cache(path)
         emit(args, {"cache": str(path), "n": len(cache), "info": cache.info}, corpus_stats(cache))
         return 0
-    from drumsynth.train.checkpoint import load_checkpoint
+    from drumsynth.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)
     payload = {k: ckpt.get(k) for k in ("format", "format_version", "family", "step", "version", "metrics",

@@ -273,7 +273,7 @@ class DrumClassifier(nn.Module):
 
 # ----- checkpoints -------------------------------------------------------------------------------------
 def checkpoint_dict(model: DrumClassifier, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The release checkpoint: plain types and tensors only (loads with ``torch.load``'s weights-only default)."""
+    """The release checkpoint: plain types and tensors only (loads with ``torch.load(weights_only=True)``)."""
     from drumsynth import __version__
 
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -300,10 +300,10 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
         hint = ("train one with 'python -m drumsynth.metrics.train_classifier --data data/corpus --out PATH'"
                 if path == DEFAULT_PATH else "pass an existing checkpoint")
         raise DrumsynthError(f"classifier checkpoint {path} does not exist; {hint}")
-    try:
-        ckpt = torch.load(path, map_location="cpu")
-    except Exception as err:  # unpickling errors come in many types; all mean "not a checkpoint"
-        raise DrumsynthError(f"cannot read classifier checkpoint {path}: {err}") from err
+    from drumsynth.checkpoint import read_weights_only
+
+    # CRC-checked, weights_only=True passed explicitly (an environment variable cannot turn it off)
+    ckpt = read_weights_only(path, what="classifier checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise DrumsynthError(f"{path} is not a drumsynth classifier checkpoint")
     if ckpt.get("format_version", 0) > CHECKPOINT_VERSION:

@@ -18,18 +18,16 @@ release file (inference only, small)::
      "weights": {module name: "ema" | "raw"}, "extra": dict (Recipe.release_extra()),
      "seed": int, "version", "created"}
 
-Everything loads with ``torch.load(path)`` and its ``weights_only=True`` default: no pickled classes,
-so a checkpoint from a stranger cannot run code, and old checkpoints never depend on class paths.
+Everything loads with ``torch.load(path, weights_only=True)``: no pickled classes, so a checkpoint from
+a stranger cannot run code, and old checkpoints never depend on class paths. This module is the write
+side; reading (``load_checkpoint``, the format constants) is :mod:`drumsynth.checkpoint`, re-exported
+here.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import pickle
 import random
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +36,13 @@ import torch
 from torch import nn
 
 import drumsynth
+from drumsynth.audio.io import atomic_open, is_atomic_temp
+from drumsynth.checkpoint import FORMAT, FORMAT_VERSION, KINDS, load_checkpoint
 from drumsynth.errors import DrumsynthError
 from drumsynth.train.ema import unwrap
 
-FORMAT = "drumsynth-checkpoint"
-FORMAT_VERSION = 1
-KINDS = ("resume", "release")
+__all__ = ["FORMAT", "FORMAT_VERSION", "KINDS", "capture_rng", "check_plain", "load_checkpoint", "module_state",
+           "new_checkpoint", "remove_orphan_temps", "restore_rng", "save_checkpoint", "to_cpu"]
 
 # Leaf types the weights-only unpickler accepts and that mean the same thing in any later version.
 _PLAIN_LEAVES = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.Size)
@@ -108,59 +107,31 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Path:
     """Write ``checkpoint`` atomically: a temporary file in the same folder, fsync, ``os.replace``.
 
     A crash or an exception mid-write leaves the previous file at ``path`` untouched and no
-    temporary file behind.
+    temporary file behind (a ``kill -9`` can leave one: see :func:`remove_orphan_temps`). The file
+    gets the usual mode for new files under the process's umask.
     """
     check_plain(checkpoint)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(checkpoint, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # BaseException too: a Ctrl-C during the write must not leave a stray temp file either.
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_open(path, fsync=True) as fh:
+        torch.save(checkpoint, fh)
+    return Path(path)
 
 
-def load_checkpoint(path: str | Path, *, kind: str | None = None,
-                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with the weights-only loader and check its header.
+def remove_orphan_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files an interrupted atomic write left in ``folder``; return them.
 
-    Parameters
-    ----------
-    path : the ``.pt`` file
-    kind : ``"resume"`` or ``"release"`` to insist on one kind; ``None`` accepts both
-    map_location : where tensors land (CPU by default, so any machine can read any file)
-
-    Raises ``DrumsynthError`` for a missing, truncated/corrupt, non-plain or foreign file, a newer
-    format version, or the wrong kind.
+    Only regular files named the way :func:`drumsynth.audio.io.atomic_open` names its temporaries
+    (``.NAME.XXXXXXXX.tmp``) are removed, and only directly in ``folder``: nothing a user wrote.
+    Call it when no other process writes into ``folder``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DrumsynthError(f"checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise DrumsynthError(
-            f"checkpoint {path} holds objects other than plain types and tensors (or is corrupt): "
-            f"{str(err).splitlines()[0]}") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise DrumsynthError(f"cannot read checkpoint {path} (truncated or corrupt?): {err}") from err
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DrumsynthError(f"{path} is not a drumsynth checkpoint (no format={FORMAT!r} header)")
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DrumsynthError(
-            f"checkpoint {path} has format_version {version!r}; this drumsynth "
-            f"({drumsynth.__version__}) reads up to {FORMAT_VERSION}")
-    if kind is not None and data.get("kind") != kind:
-        raise DrumsynthError(f"checkpoint {path} is a {data.get('kind')!r} file, expected {kind!r}")
-    return data
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if is_atomic_temp(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 # ---- random number generator states as plain types ------------------------------------------------
