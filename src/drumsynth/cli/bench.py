@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from drumsynth.cli.common import add_runtime_options, apply_runtime, emit
+from drumsynth.cli.common import add_runtime_options, apply_runtime, emit, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="measure a model's speed (the numbers in BENCHMARKS.md)")
     parser.add_argument("--model", action="append", help="checkpoint or family id (repeatable; default: every "
                                                          "shipped model)")
-    parser.add_argument("--repeats", type=int, default=50, help="timed calls per latency (default 50)")
+    parser.add_argument("--repeats", type=positive_int, default=50, help="timed calls per latency (default 50)")
     parser.add_argument("--data", help="cache folder: also time training steps of the cpu preset on it")
     add_runtime_options(parser)
     parser.set_defaults(run=run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from drumsynth.cli.common import add_json_option, emit
+from drumsynth.cli.common import add_device_options, add_json_option, emit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, aiff, mp3)")
     parser.add_argument("--model", default=None, help="classifier checkpoint (default: the shipped one)")
     parser.add_argument("--top", type=int, default=3, help="how many of the 8 classes to print (default 3)")
-    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="cap torch's CPU threads")
+    add_device_options(parser)
     add_json_option(parser)
     parser.set_defaults(run=run)
 

@@ -4,15 +4,76 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from typing import Any
+
+SEED_MAX = 2**63 - 1  # seeds go into torch.Generator.manual_seed and int64 tensors
+_DEVICE = re.compile(r"^(cpu|cuda(:\d{1,3})?)$")
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed in [0, 2**63 - 1] (what a torch.Generator accepts)."""
+    value = _integer(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"seed {text} is outside [0, 2**63 - 1]")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it, else all)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_count(text: str) -> int:
+    """argparse type: torch CPU threads in [1, usable cores]; more only oversubscribes (and
+    ``--threads 100000`` makes torch's thread pool crash)."""
+    value = _integer(text)
+    cores = usable_cores()
+    if not 1 <= value <= cores:
+        raise argparse.ArgumentTypeError(f"{text} is outside [1, {cores}] (the cores this process may use)")
+    return value
+
+
+def device_name(text: str) -> str:
+    """argparse type: ``cpu``, ``cuda`` or ``cuda:N``; whether that CUDA device exists is checked by
+    :func:`apply_runtime` (so that parsing does not import torch)."""
+    name = text.strip().lower()
+    if not _DEVICE.match(name):
+        raise argparse.ArgumentTypeError(f"device {text!r} is not one of cpu, cuda, cuda:N")
+    return name
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    """--device and --threads, checked at parse time."""
+    parser.add_argument("--device", type=device_name, default="cpu", help="torch device: cpu (default), cuda, cuda:N")
+    parser.add_argument("--threads", type=thread_count, default=None,
+                        help=f"cap torch's CPU threads (1..{usable_cores()} here)")
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """--device, --threads, --seed, --json: the same meaning for every verb that computes."""
-    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="cap torch's CPU threads")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_device_options(parser)
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63 - 1] (default 0)")
     add_json_option(parser)
 
 
@@ -28,7 +89,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_runtime(args: argparse.Namespace) -> None:
-    """Honour --threads and check --device before any work starts."""
+    """Honour --threads and check --device (that the CUDA device exists) before any work starts."""
     import torch
 
     from drumsynth.errors import DrumsynthError
@@ -36,8 +97,12 @@ def apply_runtime(args: argparse.Namespace) -> None:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     device = getattr(args, "device", "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DrumsynthError(f"--device {device} asked for, but torch sees no CUDA device")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DrumsynthError(f"--device {device} asked for, but torch sees no CUDA device")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise DrumsynthError(f"--device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)")
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
