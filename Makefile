@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# Pinned first: any other torch spec pulls the CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,eval]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	# aisfx's own requirements pin old packages; its weights and code are all we need.
 	$(PY) -m pip install --quiet --no-deps aisfx==0.1.2
 	touch $(STAMP)
