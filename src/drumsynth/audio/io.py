@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,38 +25,65 @@ WAV_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 # soundfile's names for the RIFF INFO chunk fields it can write.
 INFO_FIELDS = ("title", "copyright", "software", "artist", "comment", "date", "album", "license",
                "tracknumber", "genre")
-MAX_SECONDS = 600.0
+# Limits on what a decoded file may hold, checked from the header before any sample is read and again
+# while reading (a header can lie). Drum hits are seconds long; these leave room for loops and stems
+# while keeping one decoded file's memory bounded: MAX_SAMPLES float32 is 230 MB.
+MAX_SECONDS = 600.0        # duration
+MAX_CHANNELS = 32          # 3rd-order ambisonics has 16
+MAX_RATE = 384_000         # Hz
+MAX_SAMPLES = 57_600_000   # frames x channels: 600 s of 48 kHz stereo
+BLOCK_FRAMES = 65_536      # frames decoded at a time (mixed down to mono block by block)
 TEMP_SUFFIX = ".tmp"
 # mkstemp's names: the prefix, 8 characters from its alphabet, the suffix (see atomic_open).
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
+def open_regular(path: str | Path) -> BinaryIO:
+    """Open ``path`` for binary reading if it is a regular file (after following links).
+
+    The file is opened without blocking and checked with ``fstat``, so a FIFO or a device named
+    ``x.wav`` is refused instead of hanging, with no window between the check and the open. Paths are
+    handed to the OS as they are, so names that are not UTF-8 (Latin-1 sample packs) open too.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as err:
+        raise DrumsynthError(f"no such file: {path}") from err
+    except OSError as err:
+        raise DrumsynthError(f"cannot open {path}: {err.strerror or err}") from err
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device?)"
+            raise DrumsynthError(f"{path} is {kind}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_audio(path: str | Path, *, mono: bool = True, max_seconds: float = MAX_SECONDS
                ) -> tuple[np.ndarray, int]:
-    """Decode an audio file.
+    """Decode an audio file (a regular file within the limits above).
 
     Returns
     -------
     wave : np.ndarray[T] float32 (``mono=True``, channels averaged) or [C, T]
     sr : int, the file's own sample rate (resample with ``drumsynth.audio.resample``)
 
-    Raises ``DrumsynthError`` for unreadable, empty, non-finite or over-long files.
+    Raises ``DrumsynthError`` for missing, non-regular, unreadable, empty, non-finite, over-long or
+    oversized (channels, rate, frames x channels) files.
     """
     path = Path(path)
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DrumsynthError(f"cannot read audio file {path}: {err}") from err
-    if info.frames == 0:
-        raise DrumsynthError(f"audio file {path} is empty")
-    if info.frames / info.samplerate > max_seconds:
-        raise DrumsynthError(
-            f"audio file {path} is {info.frames / info.samplerate:.0f} s long (limit {max_seconds:.0f} s)")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DrumsynthError(f"cannot decode audio file {path}: {err}") from err
-    return _finish(data, sr, mono, str(path))
+    with open_regular(path) as raw:
+        try:
+            with sf.SoundFile(raw) as fh:
+                return _decode(fh, mono, max_seconds, str(path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            raise DrumsynthError(f"cannot read audio file {path}: {err}") from err
 
 
 def load_audio_bytes(payload: bytes, *, mono: bool = True, max_seconds: float = MAX_SECONDS,
@@ -65,25 +93,49 @@ def load_audio_bytes(payload: bytes, *, mono: bool = True, max_seconds: float = 
         raise DrumsynthError(f"audio {name} is empty")
     try:
         with sf.SoundFile(io.BytesIO(payload)) as fh:
-            if fh.frames / fh.samplerate > max_seconds:
-                raise DrumsynthError(f"audio {name} is longer than {max_seconds:.0f} s")
-            data = fh.read(dtype="float32", always_2d=True)
-            sr = fh.samplerate
+            return _decode(fh, mono, max_seconds, name)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise DrumsynthError(f"cannot decode audio {name}: {err}") from err
-    return _finish(data, sr, mono, name)
 
 
-def _finish(data: np.ndarray, sr: int, mono: bool, name: str) -> tuple[np.ndarray, int]:
-    """[T, C] from soundfile -> [T] or [C, T] float32, checked."""
-    if data.shape[0] == 0:
+def _check_size(frames: int, channels: int, sr: int, max_seconds: float, name: str) -> None:
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise DrumsynthError(f"audio {name} has {channels} channels (limit {MAX_CHANNELS})")
+    if not 1 <= sr <= MAX_RATE:
+        raise DrumsynthError(f"audio {name} has sample rate {sr} Hz (limit {MAX_RATE} Hz)")
+    if frames / sr > max_seconds:
+        raise DrumsynthError(f"audio {name} is {frames / sr:.0f} s long (limit {max_seconds:.0f} s)")
+    if frames * channels > MAX_SAMPLES:
+        raise DrumsynthError(
+            f"audio {name} holds {frames} frames x {channels} channels = {frames * channels} samples "
+            f"(limit {MAX_SAMPLES}, e.g. {MAX_SAMPLES // 96_000} s of 48 kHz stereo)")
+
+
+def _decode(fh: sf.SoundFile, mono: bool, max_seconds: float, name: str) -> tuple[np.ndarray, int]:
+    """Read an open file block by block, mixing down while reading when ``mono``.
+
+    Returns np.ndarray[T] or [C, T] float32 and the rate; memory stays at the output plus one block
+    (a whole [T, C] read of an 8-channel file would take 8 times the mono output, twice over).
+    """
+    sr, channels = int(fh.samplerate), int(fh.channels)
+    _check_size(max(int(fh.frames), 0), channels, sr, max_seconds, name)
+    if fh.frames == 0:
         raise DrumsynthError(f"audio {name} is empty")
-    if not np.all(np.isfinite(data)):
-        raise DrumsynthError(f"audio {name} contains NaN or infinite samples")
-    wave = data.T
-    if mono:
-        wave = wave.mean(axis=0)
-    return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
+    blocks, total = [], 0
+    while True:
+        block = fh.read(BLOCK_FRAMES, dtype="float32", always_2d=True)  # [frames, C]
+        if block.shape[0] == 0:
+            break
+        total += block.shape[0]
+        # the header's frame count can lie (or be unknown): keep the limits while reading too
+        _check_size(total, channels, sr, max_seconds, name)
+        if not np.all(np.isfinite(block)):
+            raise DrumsynthError(f"audio {name} contains NaN or infinite samples")
+        blocks.append(block.mean(axis=1) if mono else block.T.copy())
+    if total == 0:
+        raise DrumsynthError(f"audio {name} is empty")
+    wave = np.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
+    return np.ascontiguousarray(wave, dtype=np.float32), sr
 
 
 def encode_wav(wave: np.ndarray, sr: int, *, bit_depth: str = "24",
@@ -167,11 +219,12 @@ def write_wav(path: str | Path, wave: np.ndarray, sr: int, *, bit_depth: str = "
 
 def read_wav_tags(path: str | Path) -> dict[str, str]:
     """The RIFF INFO tags soundfile can read back."""
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            return {key: getattr(fh, key) for key in INFO_FIELDS if getattr(fh, key)}
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DrumsynthError(f"cannot read tags of {path}: {err}") from err
+    with open_regular(path) as raw:
+        try:
+            with sf.SoundFile(raw) as fh:
+                return {key: getattr(fh, key) for key in INFO_FIELDS if getattr(fh, key)}
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            raise DrumsynthError(f"cannot read tags of {path}: {err}") from err
 
 
 def find_audio_files(folder: str | Path) -> list[Path]:
