@@ -54,9 +54,13 @@ def test_cache_round_trip_keeps_every_sample(tmp_path: Path):
         np.testing.assert_array_equal(cache.wave(i), waves[i])
     assert cache.records[5] == records[5]
     assert sum(sum(c.values()) for c in cache.counts().values()) == 24
-    # Rewriting replaces the old cache whole.
-    write_cache(tmp_path / "c", records[:10], waves[:10])
+    # Rewriting needs force, and then replaces the old cache whole.
+    with pytest.raises(DrumsynthError, match="--force"):
+        write_cache(tmp_path / "c", records[:10], waves[:10])
+    assert len(load_cache(tmp_path / "c")) == 24
+    write_cache(tmp_path / "c", records[:10], waves[:10], force=True)
     assert len(load_cache(tmp_path / "c")) == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temporary or old folder left behind
 
 
 def test_cache_rejects_bad_records_and_folders(tmp_path: Path):
@@ -108,12 +112,15 @@ def test_prepare_refuses_too_few_files(one_shot_folder: Path, tmp_path: Path):
     assert not (tmp_path / "cache").exists()
 
 
-def test_prepare_names_unlabelled_files(tmp_path: Path):
-    root = tmp_path / "Samples"
-    (root / "misc").mkdir(parents=True)
-    sf.write(root / "misc" / "thing.wav", synth_hit("kick"), SR)
-    with pytest.raises(DrumsynthError, match="thing.wav"):
-        prepare_folders([root], tmp_path / "cache", progress=False)
+def test_prepare_lists_and_skips_unlabelled_files(one_shot_folder: Path, tmp_path: Path):
+    (one_shot_folder / "misc").mkdir()
+    sf.write(one_shot_folder / "misc" / "thing.wav", synth_hit("kick"), SR)
+    report = prepare_folders([one_shot_folder], tmp_path / "cache", progress=False)
+    assert report.unlabelled == [str(one_shot_folder / "misc" / "thing.wav")]
+    assert (str(one_shot_folder / "misc" / "thing.wav"), "unlabelled: no class in its folder or file name") \
+        in report.skipped
+    assert sum(report.counts.values()) == 24
+    assert all(r["label_source"] == "name" for r in load_cache(tmp_path / "cache").records)
 
 
 def test_fit_clip_exact_length_normalisation_and_fades():

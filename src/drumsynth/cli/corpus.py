@@ -13,7 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                         "(scripts/install-corpus), label, de-duplicate, split by kit, cache.")
     verbs = parser.add_subparsers(dest="corpus_verb", required=True, metavar="{build,stats}")
     build = verbs.add_parser("build", help="decode the installed packages into a cache folder")
-    build.add_argument("--out", required=True, help="cache folder to write (e.g. data/corpus)")
+    build.add_argument("--out", required=True, help="cache folder to write (e.g. data/corpus): new, empty, "
+                                                    "or an existing drumsynth cache with --force")
+    build.add_argument("--force", action="store_true", help="replace an existing drumsynth cache at --out")
     add_json_option(build)
     stats = verbs.add_parser("stats", help="per-class x per-split counts of a cache")
     stats.add_argument("cache", help="cache folder written by 'corpus build' or 'prepare'")
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from drumsynth.data.corpus import build_corpus, corpus_stats
 
     if args.corpus_verb == "build":
-        out = build_corpus(args.out, progress=not args.json)
+        out = build_corpus(args.out, progress=not args.json, force=args.force)
         cache = load_cache(out)
     else:
         cache = load_cache(args.cache)

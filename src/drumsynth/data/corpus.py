@@ -28,7 +28,7 @@ from tqdm import tqdm
 from drumsynth.audio.io import AUDIO_SUFFIXES, load_audio
 from drumsynth.audio.resample import resample
 from drumsynth.data import labelling
-from drumsynth.data.cache import CACHE_SR, SPLITS, Cache, write_cache
+from drumsynth.data.cache import CACHE_SR, SPLITS, Cache, check_out, write_cache
 from drumsynth.data.hydrogen import find_kits, read_drumkit
 from drumsynth.data.sf2 import SampleHeader, SoundFont, read_sf2
 from drumsynth.data.taxonomy import CLASSES
@@ -909,14 +909,18 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
 
 
 def build_corpus(out: str | Path, *, roots: Sequence[str | Path | Source] | None = None,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, force: bool = False) -> Path:
     """Build the free drum corpus cache at ``out`` and return its path.
 
     roots : ``None`` scans the installed Debian packages (``find_sources``); otherwise .sf2 files,
         Hydrogen kits, sample folders or ``Source`` objects (see :func:`source_from_path`).
+    force : replace an existing drumsynth cache at ``out``; anything else there, and an ``out`` that is,
+        holds or lies inside a source, is refused (``cache.check_out``), before any decoding
     """
     t0 = time.monotonic()
     sources = _as_sources(roots)
+    inputs = [s.path for s in sources]
+    check_out(out, force=force, inputs=inputs)
     cands, excluded, failures = scan_sources(sources)
     if not cands:
         raise DrumsynthError("the corpus sources hold no labelled drum hits")
@@ -942,7 +946,7 @@ def build_corpus(out: str | Path, *, roots: Sequence[str | Path | Source] | None
         "failures": failures, "missing_split_classes": missing, **summary,
         "build_seconds": round(time.monotonic() - t0, 1),
     }
-    return write_cache(out, records, waves, sr=CACHE_SR, extra_info=info)
+    return write_cache(out, records, waves, sr=CACHE_SR, extra_info=info, force=force, inputs=inputs)
 
 
 def corpus_stats(cache: Cache) -> str:

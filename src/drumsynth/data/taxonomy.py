@@ -22,20 +22,25 @@ TO_CLASS3: dict[str, str | None] = {
     "perc": None,
 }
 
-# Folder and user-facing names that mean one of our classes (lower case, no separators).
+# Folder and user-facing names that mean one of our classes (lower case, no separators), plurals included.
+# ``drumsynth prepare`` asks the corpus labeller (``labelling.label_from_name``) first; these exact
+# names are its fallback for abbreviations it does not know ("OH", "CH", "Percs").
 ALIASES = {
-    "kick": "kick", "kicks": "kick", "bd": "kick", "bassdrum": "kick", "kickdrum": "kick",
-    "snare": "snare", "snares": "snare", "sd": "snare", "snaredrum": "snare", "rim": "snare",
-    "clap": "clap", "claps": "clap", "handclap": "clap",
-    "hihatclosed": "hihat_closed", "closedhihat": "hihat_closed", "closedhat": "hihat_closed",
+    "kick": "kick", "kicks": "kick", "bd": "kick", "bds": "kick", "bassdrum": "kick", "bassdrums": "kick",
+    "kickdrum": "kick", "kickdrums": "kick",
+    "snare": "snare", "snares": "snare", "sd": "snare", "snaredrum": "snare", "snaredrums": "snare",
+    "rim": "snare", "rims": "snare", "rimshot": "snare", "rimshots": "snare",
+    "clap": "clap", "claps": "clap", "handclap": "clap", "handclaps": "clap",
+    "hihatclosed": "hihat_closed", "closedhihat": "hihat_closed", "closedhihats": "hihat_closed",
+    "closedhat": "hihat_closed", "closedhats": "hihat_closed",
     "hhc": "hihat_closed", "ch": "hihat_closed", "hihat": "hihat_closed", "hihats": "hihat_closed",
     "hat": "hihat_closed", "hats": "hihat_closed",
-    "hihatopen": "hihat_open", "openhihat": "hihat_open", "openhat": "hihat_open", "hho": "hihat_open",
-    "oh": "hihat_open",
-    "cymbal": "cymbal", "cymbals": "cymbal", "crash": "cymbal", "ride": "cymbal", "china": "cymbal",
-    "splash": "cymbal",
+    "hihatopen": "hihat_open", "openhihat": "hihat_open", "openhihats": "hihat_open", "openhat": "hihat_open",
+    "openhats": "hihat_open", "hho": "hihat_open", "oh": "hihat_open",
+    "cymbal": "cymbal", "cymbals": "cymbal", "crash": "cymbal", "crashes": "cymbal", "ride": "cymbal",
+    "rides": "cymbal", "china": "cymbal", "splash": "cymbal",
     "tom": "tom", "toms": "tom",
-    "perc": "perc", "percussion": "perc",
+    "perc": "perc", "percs": "perc", "percussion": "perc", "shaker": "perc", "shakers": "perc",
 }
 
 
