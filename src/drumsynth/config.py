@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -115,15 +116,56 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return plain(obj)
 
 
-def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: tables merge, leaves of ``overlay`` win."""
+def merge(base: dict[str, Any], overlay: dict[str, Any], *, _where: str = "") -> dict[str, Any]:
+    """Recursive dict merge: tables merge, leaves of ``overlay`` win.
+
+    A scalar or list where ``base`` has a table, or a table where ``base`` has a scalar or list, is a
+    ``DrumsynthError`` naming the key: replacing a whole table would silently bring back every default
+    of that section (``--set train=5`` once turned a tiny run into 110,000 steps). ``None`` in
+    ``base`` (an optional value) takes anything; the schema checks it afterwards.
+    """
     out = dict(base)
     for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
+        where = f"{_where}.{key}" if _where else str(key)
+        current = out.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            out[key] = merge(current, value, _where=where)
+            continue
+        if isinstance(current, dict):
+            raise DrumsynthError(
+                f"{where} is a table; set its keys one by one ({where}.KEY=VALUE), not {value!r}")
+        if isinstance(value, dict) and key in out and current is not None:
+            raise DrumsynthError(f"{where} is a single value ({current!r}), not a table; got {value!r}")
+        out[key] = value
     return out
+
+
+# Value domains for check_domains: (test, what the message says).
+_DOMAINS = {
+    "positive": (lambda v: v > 0, "> 0"),
+    "count": (lambda v: v >= 1, ">= 1"),
+    "non_negative": (lambda v: v >= 0, ">= 0"),
+    "share": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "decay": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
+
+def check_domains(obj: Any, section: str, rules: dict[str, str]) -> None:
+    """Raise ``DrumsynthError`` naming ``section.field`` for a value outside its domain.
+
+    ``rules`` maps field names to a domain of ``_DOMAINS`` (``"positive"``, ``"count"``,
+    ``"non_negative"``, ``"share"``, ``"decay"``); list fields are checked item by item. Numbers must
+    also be finite (TOML and ``--set`` can spell ``inf``). Other types are left to the schema's type
+    check. Called from the family dataclasses' ``__post_init__``.
+    """
+    for name, domain in rules.items():
+        test, wanted = _DOMAINS[domain]
+        value = getattr(obj, name)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                continue
+            if not math.isfinite(item) or not test(item):
+                raise DrumsynthError(f"{section}.{name} must be a finite number {wanted}, got {value!r}")
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -154,14 +196,22 @@ def parse_override(text: str) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read one TOML file; a missing or malformed file is a ``DrumsynthError``."""
+    from drumsynth.audio.io import open_regular
+
     path = Path(path)
+    if not path.exists():
+        raise DrumsynthError(f"config file not found: {path}")
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:  # a folder or a FIFO is refused, not read (or waited on)
             return tomllib.load(fh)
-    except FileNotFoundError as err:
-        raise DrumsynthError(f"config file not found: {path}") from err
+    except DrumsynthError as err:
+        raise DrumsynthError(f"config file: {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise DrumsynthError(f"config file {path} is not valid TOML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise DrumsynthError(f"config file {path} is not UTF-8 text (TOML): {err.reason}") from err
+    except OSError as err:
+        raise DrumsynthError(f"cannot read config file {path}: {err.strerror or err}") from err
 
 
 def build_config(
@@ -174,5 +224,8 @@ def build_config(
     for overlay in overlays or []:
         data = merge(data, overlay)
     for text in overrides or []:
-        data = merge(data, parse_override(text))
+        try:
+            data = merge(data, parse_override(text))
+        except DrumsynthError as err:
+            raise DrumsynthError(f"--set {text}: {err}") from err
     return from_dict(cls, data)

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from drumsynth.config import check_domains
 from drumsynth.errors import DrumsynthError
 
 
@@ -45,6 +46,11 @@ class DataConfig:
     max_items: int = 0
     encoder_floor_db: float = 60.0
 
+    def __post_init__(self) -> None:
+        check_domains(self, "data", {"sr": "count", "length": "count", "n_fft": "count", "hop_length": "count",
+                                     "magnitude_power": "positive", "fade_out": "non_negative",
+                                     "max_items": "non_negative", "encoder_floor_db": "positive"})
+
 
 @dataclass
 class ModelConfig:
@@ -63,6 +69,9 @@ class ModelConfig:
     factors: list[list[int]] = field(default_factory=lambda: [[2, 1], [2, 2], [2, 2], [2, 2], [2, 2]])
     class_bias: bool = False
 
+    def __post_init__(self) -> None:
+        check_domains(self, "model", {"latent_dim": "count", "channels": "count"})
+
 
 @dataclass
 class EncoderConfig:
@@ -76,6 +85,9 @@ class EncoderConfig:
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128, 64, 32])
     strides: list[list[int]] = field(default_factory=lambda: [[2, 2], [2, 1]] * 3)
     fc: list[int] = field(default_factory=lambda: [1024, 512])
+
+    def __post_init__(self) -> None:
+        check_domains(self, "encoder", {"channels": "count", "fc": "count"})
 
 
 @dataclass
@@ -129,6 +141,17 @@ class TrainConfig:
     ema_decay: float = 0.999
     seed: int = 0
     threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_domains(self, "train", {
+            "max_steps": "count", "stage_steps": "non_negative", "fade_fraction": "share",
+            "batch_size": "count", "lr": "positive", "adam_betas": "decay", "gp_weight": "non_negative",
+            "drift_weight": "non_negative", "aux_weight": "non_negative", "g_ema_decay": "decay",
+            "encoder_batch": "count", "encoder_lr": "positive", "encoder_alpha": "non_negative",
+            "encoder_beta": "non_negative", "select_per_class": "non_negative", "log_every": "non_negative",
+            "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
+            "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
+            "threads": "non_negative"})
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from drumsynth.config import check_domains
 from drumsynth.errors import DrumsynthError
 
 
@@ -43,6 +44,12 @@ class DataConfig:
     max_items: int = 0
     pitch_semitones: list[int] = field(default_factory=lambda: [0])
 
+    def __post_init__(self) -> None:
+        check_domains(self, "data", {"sr": "count", "length": "count", "n_fft": "count", "win_length": "count",
+                                     "hop_length": "count", "n_mels": "count", "log_eps": "positive",
+                                     "std_floor": "positive", "fade_out": "non_negative",
+                                     "max_items": "non_negative"})
+
 
 @dataclass
 class ModelConfig:
@@ -63,6 +70,10 @@ class ModelConfig:
     fc: list[int] = field(default_factory=lambda: [1024, 512])
     latent_dim: int = 64
     decoder_label_input: bool = True
+
+    def __post_init__(self) -> None:
+        check_domains(self, "model", {"channels": "count", "kernel": "count", "stride": "count",
+                                      "padding": "non_negative", "fc": "count", "latent_dim": "count"})
 
 
 @dataclass
@@ -85,6 +96,10 @@ class MCNNConfig:
     channels: int = 128
     mask_threshold_db: float = -60.0
     mask_window: int = 255
+
+    def __post_init__(self) -> None:
+        check_domains(self, "mcnn", {"heads": "count", "layers": "count", "width": "count", "channels": "count",
+                                     "mask_window": "count"})
 
 
 @dataclass
@@ -140,6 +155,19 @@ class TrainConfig:
     ema_decay: float = 0.999
     seed: int = 0
     threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_domains(self, "train", {
+            "max_steps": "count", "per_class": "count", "beta": "non_negative", "mmd_scales": "positive",
+            "lr": "positive", "adam_betas": "decay", "plateau_window": "count",
+            "plateau_patience": "non_negative", "plateau_factor": "share", "min_lr": "non_negative",
+            "mcnn_batch_size": "count", "mcnn_lr": "positive", "mcnn_decoded_share": "share",
+            "mcnn_plateau_factor": "share", "mcnn_plateau_patience": "non_negative",
+            "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
+            "sc_log_eps": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
+            "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
+            "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
+            "threads": "non_negative"})
 
 
 @dataclass
