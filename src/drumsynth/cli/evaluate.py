@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-aisfx", action="store_true", help="skip the aisfx embedding (_aisfx columns)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     parser.add_argument("--peaq-conformance", nargs="?", const="", metavar="DIR",
-                        help="run PEAQ on the conformance items (default: ../shared/data/peaq-conformance)")
+                        help="run PEAQ on the ITU-R BS.1387 conformance items in DIR (not shipped; default: "
+                             "$DRUMSYNTH_PEAQ_CONFORMANCE, else ../shared/data/peaq-conformance beside a source checkout)")
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
