@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from drumsynth import __version__
@@ -26,16 +27,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(err: OSError) -> str:
+    """One line for a failed file operation: what failed, and on which path(s)."""
+    text = err.strerror or str(err) or type(err).__name__
+    paths = [p for p in (err.filename, err.filename2) if p is not None]
+    if paths:
+        text += ": " + " -> ".join(os.fsdecode(p) for p in paths)
+    return text
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (``drumsynth info | head -c1``): stop without a word.
+
+    Python's recipe: point stdout at devnull so that the interpreter's final flush cannot raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # File names that are not UTF-8 reach Python as lone surrogates; print them as the bytes they were
+    # (what `ls` shows) instead of failing with UnicodeEncodeError.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
+    verb = "?"
     try:
-        return int(args.run(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        verb = args.verb
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
+        return status
     except DrumsynthError as err:
-        print(f"drumsynth {args.verb}: error: {err}", file=sys.stderr)
+        print(f"drumsynth {verb}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as err:
+        # read-only or full disk, a name too long, --out naming an existing file...: the user's
+        # environment, not a bug, so one line like any other bad input
+        print(f"drumsynth {verb}: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"drumsynth {args.verb}: interrupted", file=sys.stderr)
+        print(f"drumsynth {verb}: interrupted", file=sys.stderr)
         return 130
 
 
