@@ -1,10 +1,11 @@
 """The free drum corpus: real, freely licensed drum one-shots from Debian packages (DESIGN.md §3).
 
 ``build_corpus(out)`` scans the installed packages (``find_sources``), labels every candidate hit
-(``drumsynth.data.labelling``), decodes it once (mono, 44.1 kHz, onset-trimmed, at most 1 s,
-peak-normalised), removes duplicates (identical audio, and the same hit at another gain or in another
-package), ties kits that share recordings or an author into groups, assigns whole groups to
-train/valid/test so that every class is in every split, and writes a ``drumsynth.data.cache`` folder.
+(``drumsynth.data.labelling``), decodes it once (mono, 44.1 kHz, onset-trimmed, at most its class's cap
+``CLASS_MAX_SECONDS``, peak-normalised), removes duplicates (identical audio, and the same hit at another
+gain or in another package), ties kits that share recordings or an author into groups, assigns whole
+groups to train/valid/test (the hand-picked ``HELD_OUT`` kits, else an optimiser that puts every class in
+every split), and writes a ``drumsynth.data.cache`` folder.
 See docs/corpus.md for the sources, licences, rules and the split algorithm.
 """
 
@@ -31,16 +32,24 @@ from drumsynth.data import labelling
 from drumsynth.data.cache import CACHE_SR, SPLITS, Cache, check_out, write_cache
 from drumsynth.data.hydrogen import find_kits, read_drumkit
 from drumsynth.data.sf2 import SampleHeader, SoundFont, read_sf2
-from drumsynth.data.taxonomy import CLASSES
+from drumsynth.data.taxonomy import CLASSES, TO_CLASS3
 from drumsynth.errors import DrumsynthError
 
 # ----------------------------------------------------------------------------- decoding constants
-MAX_SECONDS = 1.0          # longest stored sound (cache info "max_seconds")
+MAX_SECONDS = 1.0          # prepare_wave's default cap (user folders: drumsynth.data.prepare)
+# Longest stored sound per class, in seconds after the onset (the corpus keeps each hit's full length up to
+# this; every model's dataset crops to what it needs). Set from the -60 dB ends measured on the Debian
+# corpus (docs/corpus.md, "Decoding"): cymbals median 2.9 s (p75 7.4 s), open hats p90 4.0 s, toms p95
+# 2.0 s, kicks p95 1.8 s, snares p95 1.2 s, closed hats p90 0.8 s, claps at most 0.5 s. 64 cymbals, 13
+# perc, 5 closed hats, 4 open hats and 3 kicks of 1056 sounds are longer than their cap and get a fade.
+CLASS_MAX_SECONDS = {"kick": 2.0, "snare": 2.0, "clap": 1.0, "hihat_closed": 1.5, "hihat_open": 4.0,
+                     "cymbal": 6.0, "tom": 2.5, "perc": 3.0}
+CAP_FADE_SECONDS = 0.05    # raised-cosine fade where a sound still ringing is cut at its cap
 MIN_SECONDS = 0.010        # shorter audible content than this is not a usable hit
 ONSET_DB = -60.0           # onset/end threshold relative to the clip's own peak
 MARGIN_SECONDS = 0.001     # kept before the onset so the attack is not cut
 SILENT_PEAK = 10 ** (-80 / 20)  # a clip whose peak is below -80 dBFS is silent
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # targets of the optimiser (corpora without the held-out kits below)
 
 # ----------------------------------------------------------------------------- near-duplicate constants
 DUP_CORRELATION = 0.99     # peak-normalised waveforms correlating above this are the same hit
@@ -100,6 +109,26 @@ SF2_FILES = {  # file name -> (package, every preset is a drum kit)
     "sf_GMbank.sf2": ("csound-soundfont", False),
     "Black_Pearl_4_LV2.sf2": ("avldrums.lv2-soundfont", True),
     "Red_Zeppelin_4_LV2.sf2": ("avldrums.lv2-soundfont", True),
+}
+# The held-out kits of the Debian corpus, chosen by hand (docs/corpus.md, "Splits"): a kit pins its whole
+# group (kits sharing recordings or an author) to a split. Test: three source groups (a General MIDI
+# SoundFont, an acoustic Hydrogen kit, electronic Hydrogen kits), >= 15 sounds of every class (claps >= 5)
+# and >= 120 in the 3-class view; valid: two other groups with every class (claps >= 5). When both splits
+# have a pinned group, every other group is train; otherwise the optimiser fills the splits around the pins.
+HELD_OUT = {
+    "FluidR3_GM/128:000 Standard": (
+        "test", "the General MIDI SoundFont (17 presets sharing 104 samples), the old test split: kept for "
+                "continuity, and the only GM bank with many toms and hand percussion outside train"),
+    "hydrogen/BJA_Pacific": (
+        "test", "an acoustic kit with 13 closed and 8 open hats and 21 cymbals (the classes the 3-class view "
+                "hides); never in train, so it can also serve as an unseen user kit for fine-tuning"),
+    "hydrogen/ElectricEmpireKit": (
+        "test", "electronic kits (ElectricEmpireKit, HardElectro1, TR808EmulationKit: one author): the "
+                "smallest group with 5 claps and 5 open hats, which the test split needs"),
+    "hydrogen/Millo-Drums_v.1": (
+        "valid", "three acoustic kits by one author (Millo-Drums, Millo_MultiLayered2/3) with 5 claps"),
+    "sf_GMbank/128:000 Standard": (
+        "valid", "the csound GM bank (and TimGM6mb, its copy): the old valid split's SoundFont"),
 }
 # Bank-128 presets that are not drum kits: GM2 orchestra kit (timpani on the tom/cymbal keys) and
 # sound-effect kits.
@@ -557,11 +586,12 @@ def scan_sources(sources: Iterable[Source]) -> tuple[list[Candidate], list[Exclu
 
 # ----------------------------------------------------------------------------- decoding
 def prepare_wave(wave: np.ndarray, sr: int, *, target_sr: int = CACHE_SR,
-                 max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, float]:
+                 max_seconds: float = MAX_SECONDS, cut_fade: float = 0.0) -> tuple[np.ndarray, float]:
     """Decoded mono audio -> (stored sound float32 [T] at ``target_sr``, original peak).
 
     Steps: resample; onset = first sample above -60 dB of the clip's peak, minus 1 ms; end = last
-    sample above that threshold; keep at most ``max_seconds`` from the onset; peak-normalise to 1.
+    sample above that threshold; keep at most ``max_seconds`` from the onset (a sound cut there gets a
+    raised-cosine fade over its last ``cut_fade`` seconds); peak-normalise to 1.
     Silent (peak < -80 dBFS), non-finite and too short (< 10 ms above threshold) clips are a
     ``DrumsynthError``.
     """
@@ -581,6 +611,8 @@ def prepare_wave(wave: np.ndarray, sr: int, *, target_sr: int = CACHE_SR,
     start = max(0, onset - int(round(MARGIN_SECONDS * target_sr)))
     stop = min(end, start + int(round(max_seconds * target_sr)))
     out = wave[start:stop]
+    if stop < end and cut_fade > 0:
+        out = _fade_out(out, target_sr, cut_fade)
     out = out / np.max(np.abs(out))
     return out.astype(np.float32), peak
 
@@ -600,6 +632,7 @@ class Decoded:
     peak: float
     orig_sr: int
     hash: str
+    cut: bool = False  # longer than its class's cap (CLASS_MAX_SECONDS): cut there with a fade
 
 
 def decode_candidates(cands: Sequence[Candidate], *, progress: bool = True) -> tuple[list[Decoded], list[dict]]:
@@ -608,7 +641,8 @@ def decode_candidates(cands: Sequence[Candidate], *, progress: bool = True) -> t
     for c in tqdm(cands, desc="decoding", unit="hit", file=sys.stderr, disable=not progress):
         try:
             wave, sr = c.load()
-            prepared, peak = prepare_wave(wave, sr)
+            prepared, peak = prepare_wave(wave, sr, max_seconds=CLASS_MAX_SECONDS[c.label],
+                                          cut_fade=CAP_FADE_SECONDS)
         except DrumsynthError as err:
             failures.append({"path": c.path, "source": c.source, "kit": c.kit, "error": str(err)})
             continue
@@ -616,7 +650,8 @@ def decode_candidates(cands: Sequence[Candidate], *, progress: bool = True) -> t
             failures.append({"path": c.path, "source": c.source, "kit": c.kit,
                              "error": f"{type(err).__name__}: {err}"})
             continue
-        out.append(Decoded(c, prepared, peak, int(sr), audio_hash(prepared)))
+        cut = len(prepared) >= round(CLASS_MAX_SECONDS[c.label] * CACHE_SR)
+        out.append(Decoded(c, prepared, peak, int(sr), audio_hash(prepared), cut))
     return out, failures
 
 
@@ -761,13 +796,18 @@ def _split_cost(assign: np.ndarray, counts: np.ndarray, fractions: np.ndarray) -
     return missing + size_term + 0.5 * class_term
 
 
-def _local_search(assign: np.ndarray, counts: np.ndarray, fractions: np.ndarray) -> tuple[np.ndarray, float]:
-    """Best-improvement moves (one group to another split) and swaps (two groups) until none helps."""
+def _local_search(assign: np.ndarray, counts: np.ndarray, fractions: np.ndarray,
+                  movable: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Best-improvement moves (one group to another split) and swaps (two groups) until none helps.
+
+    movable : indices of the groups that may change split (default: all).
+    """
     best = _split_cost(assign, counts, fractions)
-    n_groups, n_splits = len(assign), len(fractions)
+    n_splits = len(fractions)
+    groups = list(range(len(assign)) if movable is None else np.asarray(movable).tolist())
     while True:
         found, found_cost = None, best - 1e-12
-        for g in range(n_groups):
+        for g in groups:
             for s in range(n_splits):
                 if s == assign[g]:
                     continue
@@ -776,8 +816,8 @@ def _local_search(assign: np.ndarray, counts: np.ndarray, fractions: np.ndarray)
                 cost = _split_cost(trial, counts, fractions)
                 if cost < found_cost:
                     found, found_cost = trial, cost
-        for g in range(n_groups):
-            for h in range(g + 1, n_groups):
+        for i, g in enumerate(groups):
+            for h in groups[i + 1:]:
                 if assign[g] == assign[h]:
                     continue
                 trial = assign.copy()
@@ -791,34 +831,64 @@ def _local_search(assign: np.ndarray, counts: np.ndarray, fractions: np.ndarray)
 
 
 def assign_splits(group_counts: dict[str, dict[str, int]], *, fractions: Sequence[float] = SPLIT_FRACTIONS,
-                  restarts: int = 12, seed: int = 0) -> dict[str, str]:
+                  restarts: int = 12, seed: int = 0, pinned: dict[str, str] | None = None) -> dict[str, str]:
     """Assign whole groups to ``SPLITS`` (deterministic).
 
-    group_counts : group id -> {class: number of sounds}. Groups are sorted by id; each restart r
-    shuffles them with ``numpy.random.default_rng(seed + r)``, fills the split furthest below its
-    target share, then runs :func:`_local_search`; the lowest-cost result wins (earliest restart on
-    ties). The cost puts "every class in every split" first, then split sizes, then class balance.
+    group_counts : group id -> {class: number of sounds}.
+    pinned : group id -> split, for groups whose split is fixed (``HELD_OUT``). When valid and test both
+        have a pinned group, every other group is train. Otherwise the free groups are optimised
+        around the pinned ones: groups are sorted by id; each restart r shuffles the free ones with
+        ``numpy.random.default_rng(seed + r)``, gives each to the split furthest below its target
+        share, then runs :func:`_local_search` (which moves only free groups); the lowest-cost result
+        wins (earliest restart on ties). The cost puts "every class in every split" first, then split
+        sizes, then class balance.
     """
+    pinned = dict(pinned or {})
+    bad = {g: s for g, s in pinned.items() if s not in SPLITS or g not in group_counts}
+    if bad:
+        raise DrumsynthError(f"pinned groups must be known groups mapped to one of {list(SPLITS)}, got {bad}")
     ids = sorted(group_counts)
     if not ids:
         return {}
+    if {"valid", "test"} <= set(pinned.values()):
+        return {g: pinned.get(g, "train") for g in ids}
     counts = np.array([[group_counts[g].get(c, 0) for c in CLASSES] for g in ids], dtype=np.float64)
     frac = np.asarray(fractions, dtype=np.float64)
     frac = frac / frac.sum()
     sizes = counts.sum(axis=1)
+    fixed = np.array([SPLITS.index(pinned[g]) if g in pinned else -1 for g in ids])
+    free = np.flatnonzero(fixed < 0)
     best_assign, best_cost = None, np.inf
     for r in range(restarts):
         rng = np.random.default_rng(seed + r)
-        assign = np.zeros(len(ids), dtype=np.int64)
+        assign = np.where(fixed >= 0, fixed, 0)
         filled = np.zeros(len(frac))
-        for g in rng.permutation(len(ids)):
+        np.add.at(filled, assign[fixed >= 0], sizes[fixed >= 0])
+        for g in free[rng.permutation(len(free))]:
             s = int(np.argmax(frac * sizes.sum() - filled))
             assign[g] = s
             filled[s] += sizes[g]
-        assign, cost = _local_search(assign, counts, frac)
+        assign, cost = _local_search(assign, counts, frac, movable=free)
         if cost < best_cost - 1e-12:
             best_assign, best_cost = assign, cost
     return {g: SPLITS[int(s)] for g, s in zip(ids, best_assign, strict=True)}
+
+
+def pinned_groups(group_of: dict[str, str], held_out: dict[str, tuple[str, str]] = HELD_OUT) -> dict[str, str]:
+    """Group id -> split for the groups holding a ``held_out`` kit (``group_of``: kit id -> group id).
+
+    Two kits pinning one group to different splits (they turned out to share recordings or an author)
+    are a ``DrumsynthError``: the table must then be revised.
+    """
+    out: dict[str, str] = {}
+    for kit in sorted(held_out):
+        if kit not in group_of:
+            continue
+        gid, split = group_of[kit], held_out[kit][0]
+        if out.setdefault(gid, split) != split:
+            raise DrumsynthError(f"held-out kit {kit!r} pins group {gid!r} to {split!r}, another kit of it "
+                                 f"to {out[gid]!r}; revise corpus.HELD_OUT")
+    return out
 
 
 def missing_cells(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -887,7 +957,8 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
     group_counts: dict[str, Counter] = defaultdict(Counter)
     for rep, _ in kept:
         group_counts[group_of[rep.cand.kit]][rep.cand.label] += 1
-    split_of = assign_splits({g: dict(c) for g, c in group_counts.items()})
+    kit_group = {k: kit_uf.find(k) for rep, group in kept for m in group for k in m.cand.kits}
+    split_of = assign_splits({g: dict(c) for g, c in group_counts.items()}, pinned=pinned_groups(kit_group))
     records, waves, taken = [], [], set()
     for rep, group in kept:
         c = rep.cand
@@ -897,14 +968,16 @@ def build_records(decoded: Sequence[Decoded]) -> tuple[list[dict[str, Any]], lis
             "kits": sorted({k for m in group for k in m.cand.kits}), "instrument": c.instrument,
             "label": c.label, "split": split_of[gid], "licence": c.licence, "peak": round(rep.peak, 6),
             "group": gid, "orig_sr": rep.orig_sr, "hash": rep.hash, "authors": list(c.authors),
-            "seconds": round(len(rep.wave) / CACHE_SR, 4),
+            "seconds": round(len(rep.wave) / CACHE_SR, 4), "cut": rep.cut,
             "duplicates": [m.cand.path for m in group[1:]], **c.extra,
         }
         records.append(rec)
         waves.append(rep.wave)
     summary = {"duplicates_exact": exact, "duplicates_near": near, "duplicate_label_conflicts": conflicts,
                "related_pairs": len(near_pairs),
-               "groups": {g: split_of[g] for g in sorted(split_of)}}
+               "groups": {g: split_of[g] for g in sorted(split_of)},
+               "held_out": {k: {"split": split, "group": kit_group[k], "reason": why}
+                            for k, (split, why) in sorted(HELD_OUT.items()) if k in kit_group}}
     return records, waves, summary
 
 
@@ -936,7 +1009,8 @@ def build_corpus(out: str | Path, *, roots: Sequence[str | Path | Source] | None
     for r in records:
         licences.setdefault(r["source"], set()).add(r["licence"])
     info = {
-        "name": "drumsynth free drum corpus", "max_seconds": MAX_SECONDS, "onset_db": ONSET_DB,
+        "name": "drumsynth free drum corpus", "max_seconds": max(CLASS_MAX_SECONDS.values()),
+        "class_max_seconds": dict(CLASS_MAX_SECONDS), "onset_db": ONSET_DB,
         "min_seconds": MIN_SECONDS, "split_fractions": list(SPLIT_FRACTIONS),
         "dup_correlation": DUP_CORRELATION,
         "sources": sorted({f"{s.package}: {s.path}" for s in sources}),
@@ -950,17 +1024,24 @@ def build_corpus(out: str | Path, *, roots: Sequence[str | Path | Source] | None
 
 
 def corpus_stats(cache: Cache) -> str:
-    """A per-class x per-split table of sound counts with totals, then kits/groups/sources per split."""
+    """A per-class x per-split table of sound counts with totals and the 3-class view, then
+    kits/groups/sources per split, then the held-out kits of each split (when the build pinned any)."""
     counts = cache.counts()
-    width = max(len(c) for c in (*CLASSES, "total")) + 2
+    width = max(len(c) for c in (*CLASSES, "3-class view")) + 2
     lines = ["class".ljust(width) + "".join(s.rjust(8) for s in (*SPLITS, "total"))]
     for c in CLASSES:
         row = [counts[s][c] for s in SPLITS]
         lines.append(c.ljust(width) + "".join(f"{n:8d}" for n in (*row, sum(row))))
-    totals = [sum(counts[s].values()) for s in SPLITS]
-    lines.append("total".ljust(width) + "".join(f"{n:8d}" for n in (*totals, sum(totals))))
+    for name, members in (("total", CLASSES), ("3-class view", [c for c in CLASSES if TO_CLASS3[c]])):
+        row = [sum(counts[s][c] for c in members) for s in SPLITS]
+        lines.append(name.ljust(width) + "".join(f"{n:8d}" for n in (*row, sum(row))))
     for key in ("kit", "group", "source"):
         per = [len({r[key] for r in cache.records if r["split"] == s}) for s in SPLITS]
         everything = len({r[key] for r in cache.records})
         lines.append(f"{key}s".ljust(width) + "".join(f"{n:8d}" for n in (*per, everything)))
+    held = cache.info.get("held_out") or {}
+    for split in SPLITS:
+        kits = [k for k, v in held.items() if isinstance(v, dict) and v.get("split") == split]
+        if kits:
+            lines.append(f"held out in {split}: " + "; ".join(kits))
     return "\n".join(lines)
