@@ -79,3 +79,64 @@ def test_prepare_train_generate_demo_end_to_end(tmp_path: Path, capsys):
 def test_unknown_family_and_class_are_clear_errors(tmp_path: Path, capsys):
     assert main(["train", "--family", "vocoder", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "unknown model family 'vocoder'" in capsys.readouterr().err
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+
+
+def test_renders_into_one_folder_never_overwrite(tmp_path: Path, capsys):
+    """The README's flow: generate, then vary and a --mix generate into the same folder keep every file."""
+    import pytest
+
+    from drumsynth.inference.session import shipped_models
+
+    if "ndm" not in shipped_models():
+        pytest.skip("no shipped ndm model")
+    hits = tmp_path / "hits"
+    assert main(["generate", "--model", "ndm", "--class", "kick", "-n", "2", "--seed", "1", "--out", str(hits)]) == 0
+    first = _checksums(hits)
+    assert sorted(first) == ["ndm_kick_000.json", "ndm_kick_000.wav", "ndm_kick_001.json", "ndm_kick_001.wav"]
+    assert main(["vary", "--model", "ndm", "--file", str(hits / "ndm_kick_000.wav"), "--class", "kick",
+                 "--intensity", "0", "1", "--out", str(hits)]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--model", "ndm", "--mix", "kick=1", "snare=0.5", "--out", str(hits), "--json"]) == 0
+    (mixed,) = json.loads(capsys.readouterr().out)["files"]
+    assert Path(mixed).name == "ndm_kick_004.wav"  # the mix is mostly kick: the kicks' next number
+    after = _checksums(hits)
+    assert {name: after[name] for name in first} == first
+    assert len(after) == 10  # 2 + 2 + 1 hits, each with its sidecar
+    verbs = [json.loads((hits / f"ndm_kick_{k:03d}.json").read_text())["verb"] for k in range(5)]
+    assert verbs == ["generate", "generate", "vary", "vary", "generate"]
+    # --overwrite rewrites the names from 000: the first file now holds seed 7's hit.
+    assert main(["generate", "--model", "ndm", "--class", "kick", "--seed", "7", "--out", str(hits),
+                 "--overwrite"]) == 0
+    rewritten = _checksums(hits)
+    assert rewritten["ndm_kick_000.wav"] != first["ndm_kick_000.wav"]
+    assert {k: v for k, v in rewritten.items() if not k.startswith("ndm_kick_000")} == \
+           {k: v for k, v in after.items() if not k.startswith("ndm_kick_000")}
+    assert json.loads((hits / "ndm_kick_000.json").read_text())["params"]["seed"] == 7
+
+
+def test_encode_out_refuses_a_folder_and_an_existing_file_without_overwrite(tmp_path: Path, capsys):
+    import pytest
+    import soundfile as sf
+
+    from conftest import SR, synth_hit
+    from drumsynth.inference.session import shipped_models
+
+    if "ndm" not in shipped_models():
+        pytest.skip("no shipped ndm model")
+    sound = tmp_path / "kick.wav"
+    sf.write(sound, synth_hit("kick"), SR)
+    encode = ["encode", str(sound), "--model", "ndm", "--class", "kick", "--out"]
+    assert main(encode + [str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a folder" in capsys.readouterr().err
+    existing = tmp_path / "latent.json"
+    existing.write_text("the user's notes")
+    assert main(encode + [str(existing)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err and existing.read_text() == "the user's notes"
+    assert main(encode + [str(existing), "--overwrite"]) == 0
+    assert len(json.loads(existing.read_text())["latent"]) > 0

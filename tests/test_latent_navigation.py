@@ -248,9 +248,11 @@ def test_vary_verb_writes_one_hit_per_intensity(tmp_path: Path, capsys):
     assert main(["vary", "--model", "ndm", "--seed-center", "3", "--class", "kick", "--intensity", "0", "0.5", "1",
                  "--out", str(out), "--json"]) == 0
     files = json.loads(capsys.readouterr().out)["files"]
-    assert len(files) == 3 and len(set(files)) == 3 and len(list(out.glob("*.wav"))) == 3
+    assert [Path(f).name for f in files] == ["ndm_kick_000.wav", "ndm_kick_001.wav", "ndm_kick_002.wav"]
+    assert len(list(out.glob("*.wav"))) == 3
     sidecars = [json.loads(Path(f).with_suffix(".json").read_text()) for f in files]
     assert [s["navigation"]["intensity"] for s in sidecars] == [0.0, 0.5, 1.0]
+    assert [s["verb"] for s in sidecars] == ["vary"] * 3 and sidecars[2]["params"]["intensity"] == 1.0
     assert all(s["navigation"]["center"] == "seed 3" and s["class"] == "kick" for s in sidecars)
     # intensity 0 is the centre itself: the same latent as generating with seed 3
     assert sidecars[0]["latent"] == Session.load("ndm").generate("kick", seed=3).latents[0].tolist()
@@ -265,6 +267,12 @@ def test_generate_mix_writes_files_and_unknown_names_exit_2(tmp_path: Path, caps
     (path,) = json.loads(capsys.readouterr().out)["files"]
     labels = json.loads(Path(path).with_suffix(".json").read_text())["labels"]
     assert labels["kick"] == 1.0 and labels["snare"] == 0.5 and sum(labels.values()) == 1.5
+    # Weights below 0 and above 1 reach ndm as --help says (they were refused before).
+    assert main(["generate", "--model", "ndm", "--mix", "kick=1.5", "snare=-0.5", "--out", str(tmp_path / "g"),
+                 "--json"]) == 0
+    (path,) = json.loads(capsys.readouterr().out)["files"]
+    labels = json.loads(Path(path).with_suffix(".json").read_text())["labels"]
+    assert labels["kick"] == 1.5 and labels["snare"] == -0.5 and Path(path).name == "ndm_kick_001.wav"
     for bad, message in ((["bogus=1"], "not one of this model's classes ['kick'"), (["kick"], "NAME=WEIGHT"),
                          (["kick=loud"], "not a finite number"), (["kick=1", "kick=2"], "twice")):
         assert main(["generate", "--model", "ndm", "--mix", *bad, "--out", str(tmp_path / "x")]) == 2

@@ -1,4 +1,9 @@
-"""``drumsynth generate``: drum hits from a trained model as finished WAV files with sidecars."""
+"""``drumsynth generate``: drum hits from a trained model as finished WAV files with sidecars.
+
+Files are named ``<family>_<class>_<NNN>.wav`` (+ ``.json``), continuing after the numbers already in
+``--out`` (``--overwrite`` numbers from 000 and replaces). Hits are decoded and written a batch at a
+time, so ``-n 4096`` needs no more memory than ``-n 64``.
+"""
 
 from __future__ import annotations
 
@@ -27,26 +32,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--crop", type=float, nargs=2, metavar=("START", "END"),
                         help="keep this part of each hit, as fractions of its length (e.g. 0 0.5)")
     add_output_options(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files of the same names (numbered from 000) instead of taking the next free "
+                             "numbers in --out")
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from drumsynth.errors import DrumsynthError
+    from drumsynth.export.wav import HitFolder
     from drumsynth.inference.session import Session
 
     apply_runtime(args)
+    folder = HitFolder(args.out, overwrite=args.overwrite)
     session = Session.load(args.model, device=args.device)
     cls = class_choice(args, session.classes)
     if args.xy is not None:
         if args.cls is None:
             raise DrumsynthError("--xy needs --class (the XY pad spans that class's own latent PCA), not --mix")
-        render = session.controls(args.cls, p1=args.xy[0], p2=args.xy[1], p3=args.fine, range_std=args.range_std)
+        renders = [session.controls(args.cls, p1=args.xy[0], p2=args.xy[1], p3=args.fine,
+                                    range_std=args.range_std)]
     else:
-        render = session.generate(cls, n=args.n, seed=args.seed)
-    if args.crop is not None:
-        render = session.crop(render, *args.crop)
-    paths = session.save(render, args.out, out_sr=args.sr, bit_depth=args.bit_depth)
+        renders = session.generate_batches(cls, n=args.n, seed=args.seed)
+    paths = []
+    for render in renders:  # one batch at a time: written before the next is decoded
+        if args.crop is not None:
+            render = session.crop(render, *args.crop)
+        paths += session.save(render, folder, out_sr=args.sr, bit_depth=args.bit_depth)
     emit(args, {"model": str(session.checkpoint), "family": session.family, "files": [str(p) for p in paths]},
          "\n".join(str(p) for p in paths))
     return 0

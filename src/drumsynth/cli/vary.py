@@ -2,7 +2,9 @@
 
 The centre is a sound (``--file``, analysed) or a seed (``--seed-center``); each ``--intensity A`` decodes
 ``z_center + A·e1`` and ``--plane X Y`` decodes ``z_center + X·e1 + Y·e2``, with the random orthonormal
-directions ``e1``, ``e2`` drawn from ``--direction-seed``.
+directions ``e1``, ``e2`` drawn from ``--direction-seed``. Files are named like ``generate``'s
+(``<family>_<class>_<NNN>.wav``, next free numbers); each sidecar's ``verb`` and ``params`` say which
+intensity or plane point made it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--direction-seed", type=int, default=None, metavar="S",
                         help="seed of the variation directions (default: --seed)")
     add_output_options(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files of the same names (numbered from 000) instead of taking the next free "
+                             "numbers in --out")
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
@@ -45,9 +50,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from drumsynth.audio.io import load_audio
     from drumsynth.errors import DrumsynthError
+    from drumsynth.export.wav import HitFolder
     from drumsynth.inference.session import Session
 
     apply_runtime(args)
+    folder = HitFolder(args.out, overwrite=args.overwrite)
     wave_sr = load_audio(args.file) if args.file else None
     session = Session.load(args.model, device=args.device)
     cls = class_choice(args, session.classes)
@@ -64,11 +71,10 @@ def run(args: argparse.Namespace) -> int:
         raise DrumsynthError(f"choose --class or --mix{why}")
     session.new_direction(args.seed if args.direction_seed is None else args.direction_seed)
     if args.plane is not None:
-        renders = [("plane", session.plane(*args.plane))]
+        renders = [session.plane(*args.plane)]
     else:
-        renders = [(f"vary{k:02d}", session.vary(a)) for k, a in enumerate(args.intensity)]
-    paths = [p for prefix, render in renders
-             for p in session.save(render, args.out, prefix=prefix, out_sr=args.sr, bit_depth=args.bit_depth)]
+        renders = [session.vary(a) for a in args.intensity]
+    paths = [p for render in renders for p in session.save(render, folder, out_sr=args.sr, bit_depth=args.bit_depth)]
     emit(args, {"model": str(session.checkpoint), "family": session.family, "sliders": session.slider_values(),
                 "files": [str(p) for p in paths]}, "\n".join(str(p) for p in paths))
     return 0

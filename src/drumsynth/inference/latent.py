@@ -9,8 +9,10 @@ random unit direction ``e1``; "Change variation direction" draws a new one; the 
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 
+import numpy as np
 import torch
 
 from drumsynth.errors import DrumsynthError
@@ -42,11 +44,14 @@ def _finite_tensor(name: str, x) -> torch.Tensor:
 
 
 def finite_scalar(name: str, value: float) -> float:
-    """``value`` as a finite float, else a ``DrumsynthError`` naming ``name``."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as err:
-        raise DrumsynthError(f"{name} must be a number, got {value!r}") from err
+    """``value`` as a finite float, else a ``DrumsynthError`` naming ``name``.
+
+    Only real numbers count (Python or numpy, not ``bool``): ``"1.5"``, ``None`` and arrays are refused
+    rather than converted.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise DrumsynthError(f"{name} must be a number, got {value!r}")
+    value = float(value)
     if not math.isfinite(value):
         raise DrumsynthError(f"{name} must be finite, got {value}")
     return value

@@ -15,12 +15,20 @@ latent navigation (seed Appendix A), which works for every family through the fa
 - :meth:`Session.new_direction` — "Change variation direction": new orthonormal ``e1``, ``e2``;
 - :meth:`Session.vary` — "Variation intensity" α: decode ``z_center + α·e1``;
 - :meth:`Session.plane` — the 2-D pad: decode ``z_center + x·e1 + y·e2``.
+
+Every argument is checked (:mod:`drumsynth.inference.checks`): a wrong type, a seed outside
+[0, 2**63 - 1], a rate outside 1000..384000 Hz, a non-finite or oversized sound, a latent beyond
+``LATENT_LIMIT`` per component or a model output with NaN is a ``DrumsynthError`` naming the value.
+Hits are decoded in batches of at most ``BATCH`` (:meth:`Session.generate_batches` streams them), so
+memory stays bounded for any ``n``; files are written by :meth:`Session.save` in the one naming scheme
+of ``drumsynth.export.wav.HitFolder``, never over an existing file unless asked.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +38,8 @@ import torch
 
 import drumsynth
 from drumsynth.errors import DrumsynthError
-from drumsynth.export.wav import finish_hit, write_hit
+from drumsynth.export.wav import HitFolder, finish_hit, plain_name
+from drumsynth.inference import checks
 from drumsynth.inference import latent as nav
 
 PRETRAINED = Path(drumsynth.__file__).resolve().parent / "pretrained"
@@ -38,6 +47,9 @@ PRETRAINED = Path(drumsynth.__file__).resolve().parent / "pretrained"
 # shipped model closest to real drums (BENCHMARKS.md: FAD_clf 12.8 against drumgan's 29.1) and the one
 # with all eight classes.
 DEFAULT_ORDER = ("ndm", "drumgan", "style", "wavegan")
+# Hits decoded per model call: bounds memory for any n (ndm needed 5.8 GB, drumgan over 9 GB, for 4096
+# hits in one batch) while keeping the per-call overhead small.
+BATCH = 64
 
 
 def shipped_models() -> dict[str, Path]:
@@ -69,6 +81,31 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def trained_counts(data: Any, classes: tuple[str, ...]) -> dict[str, int] | None:
+    """Training files per model class from a checkpoint's ``data`` record, or ``None`` without one.
+
+    ``data`` is ``{"cache": str, "counts": {"train": {label: n}, "valid": ..., "test": ...}}`` with the
+    cache's labels (the 8 classes). A 3-class model (kick, snare, cymbal) counts them through the
+    3-class view (claps are snares, hats cymbals); any other model counts its own class names.
+    """
+    from drumsynth.data.taxonomy import CLASSES3, TO_CLASS3
+
+    if data is None:
+        return None
+    counts = data.get("counts") if isinstance(data, dict) else None
+    train = counts.get("train") if isinstance(counts, dict) else None
+    if not isinstance(train, dict) or not all(isinstance(k, str) and isinstance(v, int) and v >= 0
+                                              for k, v in train.items()):
+        raise DrumsynthError(f"the checkpoint's data record is malformed (want counts.train as "
+                             f"{{label: files}}), got {data!r:.200}")
+    view = (lambda label: TO_CLASS3.get(label, label)) if tuple(classes) == CLASSES3 else (lambda label: label)
+    counts = dict.fromkeys(classes, 0)
+    for label, n in train.items():
+        if view(label) in counts:
+            counts[view(label)] += n
+    return counts
+
+
 @dataclass
 class Render:
     """Generated hits and how they were made.
@@ -76,6 +113,7 @@ class Render:
     waves : np.ndarray[n, T] float32 at ``sample_rate`` (the model's own rate, unfinished)
     latents : Tensor[n, latent_dim]
     labels : Tensor[n, C] class weights
+    first : index of the first hit in the whole request (a batch of :meth:`Session.generate_batches`)
     """
 
     waves: np.ndarray
@@ -84,6 +122,7 @@ class Render:
     labels: torch.Tensor
     seed: int | None
     provenance: dict[str, Any] = field(default_factory=dict)
+    first: int = 0
 
     def finished(self, i: int, out_sr: int = 44100) -> np.ndarray:
         """Hit ``i`` trimmed, faded and normalised at ``out_sr`` (see ``export.wav.finish_hit``)."""
@@ -91,19 +130,33 @@ class Render:
 
     def sidecar(self, i: int, classes: tuple[str, ...]) -> dict[str, Any]:
         weights = self.labels[i].tolist()
-        return {**self.provenance, "index": i, "seed": self.seed, "latent": self.latents[i].tolist(),
+        return {**self.provenance, "index": self.first + i, "seed": self.seed, "latent": self.latents[i].tolist(),
                 "labels": dict(zip(classes, weights)), "class": classes[int(np.argmax(weights))]}
+
+    @staticmethod
+    def concat(parts: list[Render]) -> Render:
+        """Consecutive batches of one request as one Render."""
+        head = parts[0]
+        return Render(waves=np.concatenate([p.waves for p in parts]), sample_rate=head.sample_rate,
+                      latents=torch.cat([p.latents for p in parts]), labels=torch.cat([p.labels for p in parts]),
+                      seed=head.seed, provenance=head.provenance, first=head.first)
 
 
 class Session:
-    """One loaded model. Create with :meth:`load`."""
+    """One loaded model. Create with :meth:`load`.
 
-    def __init__(self, model, *, checkpoint: Path, checkpoint_sha256: str, device: str = "cpu"):
+    ``data`` is the checkpoint's record of its training data (``trained_counts``); when present, a
+    class the model saw no training files of is refused wherever a class is asked for.
+    """
+
+    def __init__(self, model, *, checkpoint: Path, checkpoint_sha256: str, device: str = "cpu",
+                 data: dict[str, Any] | None = None):
         self.model = model
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
         self.device = device
         self.options: dict[str, str] = {}
+        self.train_counts = trained_counts(data, tuple(model.classes))
         # Latent navigation state (CPU tensors): the sliders' class weights Tensor[C], the centre
         # Tensor[latent_dim] with where it came from, and the orthonormal directions Tensor[latent_dim]
         # (drawn from seed 0 on first use).
@@ -118,20 +171,25 @@ class Session:
     @classmethod
     def load(cls, spec: str | None = None, *, device: str = "cpu") -> Session:
         """Load a checkpoint path, a shipped family id, or the default shipped model (``None``)."""
+        from drumsynth.checkpoint import load_checkpoint
         from drumsynth.models import family_module
-        from drumsynth.train.checkpoint import load_checkpoint
 
-        path = resolve_model(spec)
+        if spec is not None and not isinstance(spec, str | Path):
+            raise DrumsynthError(f"model must be a family id or a checkpoint path, got {spec!r}")
+        if not isinstance(device, str):
+            raise DrumsynthError(f"device must be a string such as 'cpu', got {device!r}")
+        path = resolve_model(None if spec is None else str(spec))
         ckpt = load_checkpoint(path)
         model = family_module(ckpt["family"]).load_model(ckpt, device=device)
-        return cls(model, checkpoint=path, checkpoint_sha256=file_sha256(path), device=device)
+        return cls(model, checkpoint=path, checkpoint_sha256=file_sha256(path), device=device,
+                   data=ckpt.get("data"))
 
     def set_option(self, key: str, value: str) -> None:
         """Set an inference option the model declares in ``model.OPTIONS`` (e.g. ndm's ``inverter``)."""
         allowed = getattr(self.model, "OPTIONS", {})
-        if key not in allowed:
+        if not isinstance(key, str) or key not in allowed:
             raise DrumsynthError(f"{self.family} models have no option {key!r}; options: {sorted(allowed) or 'none'}")
-        if value not in allowed[key]:
+        if not isinstance(value, str) or value not in allowed[key]:
             raise DrumsynthError(f"option {key}={value!r} is not one of {list(allowed[key])}")
         setattr(self.model, key, value)
         self.options[key] = value
@@ -150,77 +208,147 @@ class Session:
     def classes(self) -> tuple[str, ...]:
         return tuple(self.model.classes)
 
-    def class_weights(self, cls: str | int | list[float] | None, n: int) -> torch.Tensor:
-        """Tensor[n, C] from a class name, a class index, or explicit (soft) weights, one row per hit."""
+    @property
+    def trained_classes(self) -> tuple[str, ...]:
+        """The classes the model saw training files of (all of them when the checkpoint does not say)."""
+        if self.train_counts is None:
+            return self.classes
+        return tuple(c for c in self.classes if self.train_counts[c] > 0)
+
+    def _weight_row(self, cls: Any) -> tuple[torch.Tensor, str | None]:
+        """Tensor[C] from a class name, index or explicit weights, and the class name when one was named."""
+        n = len(self.classes)
         if cls is None:
             raise DrumsynthError(f"choose a class: one of {list(self.classes)}")
         if isinstance(cls, str):
             if cls not in self.classes:
                 raise DrumsynthError(f"class {cls!r} is not one of this model's classes {list(self.classes)}")
-            cls = self.classes.index(cls)
-        if isinstance(cls, int):
-            if not 0 <= cls < len(self.classes):
-                raise DrumsynthError(f"class index {cls} is outside 0..{len(self.classes) - 1}")
-            row = torch.zeros(len(self.classes))
-            row[cls] = 1.0
-        else:
-            row = torch.as_tensor(cls, dtype=torch.float32)
-            if row.shape != (len(self.classes),) or not torch.all(torch.isfinite(row)):
-                raise DrumsynthError(f"class weights {cls!r} must be {len(self.classes)} finite numbers")
+            return torch.eye(n)[self.classes.index(cls)], cls
+        if isinstance(cls, list | tuple | np.ndarray | torch.Tensor):
+            if isinstance(cls, torch.Tensor):
+                cls = cls.detach().cpu().numpy()
+            try:
+                values = np.asarray(cls)
+            except (TypeError, ValueError) as err:
+                raise DrumsynthError(f"class weights must be {n} numbers, got {cls!r:.200}") from err
+            if values.dtype.kind not in "iuf" or values.shape != (n,) or not np.all(np.isfinite(values)):
+                raise DrumsynthError(f"class weights must be {n} finite numbers (one per class "
+                                     f"{list(self.classes)}), got {cls!r:.200}")
+            return torch.as_tensor(values, dtype=torch.float32), None
+        if not hasattr(cls, "__index__"):
+            raise DrumsynthError(f"class must be a name, an index or {n} weights, got {cls!r}")
+        index = checks.integer("class index", cls, 0, n - 1)
+        return torch.eye(n)[index], self.classes[index]
+
+    def _check_trained(self, row: torch.Tensor) -> None:
+        """Refuse class weight on a class the model saw no training files of."""
+        untrained = [c for c, w in zip(self.classes, row.tolist()) if w != 0 and c not in self.trained_classes]
+        if untrained:
+            raise DrumsynthError(f"this model saw no {', '.join(untrained)} in training; it knows: "
+                                 f"{', '.join(self.trained_classes) or 'nothing'}")
+
+    def class_weights(self, cls: str | int | list[float] | None, n: int) -> torch.Tensor:
+        """Tensor[n, C] from a class name, a class index, or explicit (soft) weights, one row per hit.
+
+        Weights may lie outside [0, 1] (passed on as they are) but must be finite; a class the model
+        saw no training files of (``trained_classes``) may not carry weight.
+        """
+        n = checks.integer("n", n, 1, checks.MAX_HITS)
+        row, _ = self._weight_row(cls)
+        self._check_trained(row)
         return row.expand(n, -1).to(self.device)
 
-    def _provenance(self) -> dict[str, Any]:
+    def _provenance(self, verb: str, params: dict[str, Any]) -> dict[str, Any]:
         return {"family": self.family, "checkpoint": str(self.checkpoint), "options": dict(self.options),
                 "checkpoint_sha256": self.checkpoint_sha256, "sample_rate_model": self.model.sample_rate,
-                "version": drumsynth.__version__,
+                "version": drumsynth.__version__, "verb": verb, "params": params,
                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
 
     @torch.no_grad()
-    def generate(self, cls: str | int | list[float] | None, *, n: int = 1, seed: int = 0,
-                 z: torch.Tensor | None = None) -> Render:
-        """``n`` hits of a class (or class mix); the same seed gives the same latents and audio."""
-        if n < 1 or n > 4096:
-            raise DrumsynthError(f"n must be between 1 and 4096, got {n}")
-        labels = self.class_weights(cls, n)
-        if z is None:
-            generator = torch.Generator().manual_seed(int(seed))
-            z = self.model.sample_latent(n, generator, labels)
-        z = z.to(self.device)
-        waves = self.model.generate(z, labels).cpu().numpy()
-        return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
-                      seed=seed, provenance=self._provenance())
+    def _decode(self, z: torch.Tensor, labels: torch.Tensor, where: str = "") -> np.ndarray:
+        """Latents Tensor[B, d] (checked against ``LATENT_LIMIT``) + weights Tensor[B, C] -> np.ndarray[B, T]."""
+        checks.latent_in_range(z, where)
+        waves = self.model.generate(z.to(self.device), labels.to(self.device))
+        return checks.finite_output(torch.as_tensor(waves), self.family).cpu().numpy()
 
-    @torch.no_grad()
+    def generate(self, cls: str | int | list[float] | None, *, n: int | None = None, seed: int = 0,
+                 z: torch.Tensor | None = None, batch_size: int = BATCH) -> Render:
+        """``n`` hits of a class (or class mix); the same seed gives the same latents and audio.
+
+        ``z`` Tensor[n, latent_dim] decodes given latents instead of drawing them (``n`` is then its row
+        count). The hits are decoded ``batch_size`` at a time; the result does not depend on it.
+        """
+        return Render.concat(list(self.generate_batches(cls, n=n, seed=seed, z=z, batch_size=batch_size)))
+
+    def generate_batches(self, cls: str | int | list[float] | None, *, n: int | None = None, seed: int = 0,
+                         z: torch.Tensor | None = None, batch_size: int = BATCH) -> Iterator[Render]:
+        """:meth:`generate` as consecutive Renders of at most ``batch_size`` hits (``Render.first`` says
+        where each starts), so that a caller can write each batch before the next is decoded.
+
+        The latents of all ``n`` hits are drawn at once from ``seed``, then decoded batch by batch: any
+        ``batch_size`` gives the same audio. Arguments are checked before the first batch is asked for.
+        """
+        seed = checks.seed(seed)
+        batch_size = checks.integer("batch_size", batch_size, 1, checks.MAX_HITS)
+        if z is not None:
+            z = checks.latent(z, self.model.latent_dim)
+            if n is not None and checks.integer("n", n, 1, checks.MAX_HITS) != len(z):
+                raise DrumsynthError(f"n={n} does not match the {len(z)} latents given as z")
+            n = len(z)
+        n = checks.integer("n", 1 if n is None else n, 1, checks.MAX_HITS)
+        labels = self.class_weights(cls, n)
+        seed_used = None if z is not None else seed  # given latents owe nothing to the seed
+        if z is None:
+            generator = torch.Generator().manual_seed(seed)
+            with torch.no_grad():
+                z = self.model.sample_latent(n, generator, labels).detach().float().cpu()
+        provenance = self._provenance("generate", {"n": n, "seed": seed_used})
+        return self._batches(z, labels.cpu(), seed_used, provenance, batch_size)
+
+    def _batches(self, z: torch.Tensor, labels: torch.Tensor, seed: int | None, provenance: dict[str, Any],
+                 batch_size: int) -> Iterator[Render]:
+        for start in range(0, len(z), batch_size):
+            zb, lb = z[start:start + batch_size], labels[start:start + batch_size]
+            yield Render(waves=self._decode(zb, lb), sample_rate=self.model.sample_rate, latents=zb,
+                         labels=lb, seed=seed, provenance=provenance, first=start)
     def controls(self, cls: str, *, p1: float = 0.0, p2: float = 0.0, p3: float = 0.0,
                  range_std: float = 2.0) -> Render:
         """One hit from the Neural Drum Machine's interface: XY pad (p1, p2), Fine (p3), all in [-1, 1],
-        the pad's range in standard deviations, and the class menu (``cls``)."""
+        the pad's range in standard deviations, and the class menu (``cls``: a name or an index)."""
         if not hasattr(self.model, "latent_from_controls"):
             raise DrumsynthError(f"{self.family} models have no XY pad / Fine controls")
-        for name, value in (("x", p1), ("y", p2), ("fine", p3)):
+        row, name = self._weight_row(cls)
+        if name is None:
+            raise DrumsynthError(f"the XY pad spans one class's latents: give a class name, not weights {cls!r:.200}")
+        self._check_trained(row)
+        pad = {key: checks.real(key, value) for key, value in (("x", p1), ("y", p2), ("fine", p3))}
+        for key, value in pad.items():
             if not -1.0 <= value <= 1.0:
-                raise DrumsynthError(f"{name} must be in [-1, 1], got {value}")
-        z = self.model.latent_from_controls(cls, p1, p2, p3, range_std)
-        labels = self.class_weights(cls, 1)
-        waves = self.model.generate(z, labels).cpu().numpy()
-        return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
-                      seed=None, provenance=self._provenance() | {
-                          "controls": {"x": p1, "y": p2, "fine": p3, "range_std": range_std}})
+                raise DrumsynthError(f"{key} must be in [-1, 1], got {value}")
+        range_std = checks.real("range_std", range_std)
+        z = self.model.latent_from_controls(name, pad["x"], pad["y"], pad["fine"], range_std).detach().float().cpu()
+        labels = row[None]
+        params = pad | {"range_std": range_std}
+        return Render(waves=self._decode(z, labels, " (a smaller range_std?)"), sample_rate=self.model.sample_rate,
+                      latents=z, labels=labels, seed=None,
+                      provenance=self._provenance("controls", params) | {"controls": params})
 
     @staticmethod
     def crop(render: Render, start: float, end: float) -> Render:
         """Keep ``[start, end)`` (fractions of the clip) of every hit, with short fades where it cuts."""
         from drumsynth.audio.dsp import crop
 
+        start, end = checks.real("crop start", start), checks.real("crop end", end)
         waves = crop(torch.from_numpy(render.waves), start, end).numpy()
         return Render(waves=waves, sample_rate=render.sample_rate, latents=render.latents, labels=render.labels,
-                      seed=render.seed, provenance=render.provenance | {"crop": [start, end]})
+                      seed=render.seed, provenance=render.provenance | {"crop": [start, end]}, first=render.first)
 
     def _model_wave(self, wave: np.ndarray, sr: int) -> torch.Tensor:
-        """One sound np.ndarray[T] at ``sr`` -> Tensor[1, T'] at the model's rate, on the device."""
+        """One sound np.ndarray[T] (or [C, T], mixed down) at ``sr`` -> Tensor[1, T'] at the model's rate."""
         from drumsynth.audio.resample import resample
 
-        wave = resample(np.asarray(wave, dtype=np.float32), sr, self.model.sample_rate)
+        sr = checks.sample_rate(sr)
+        wave = resample(checks.wave(wave, sr), sr, self.model.sample_rate)
         return torch.from_numpy(wave)[None].to(self.device)
 
     @torch.no_grad()
@@ -243,32 +371,36 @@ class Session:
     def new_center(self, seed: int) -> torch.Tensor:
         """The Generate button: a new ``z_center`` Tensor[latent_dim] from the model's prior, with ``seed``
         (for the sliders' classes where the model's prior depends on the class: set them first)."""
-        generator = torch.Generator().manual_seed(int(seed))
+        seed = checks.seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         labels = None if self.sliders is None else self.sliders[None].to(self.device)
-        self.z_center = self.model.sample_latent(1, generator, labels)[0].detach().cpu().float()
-        self.center_source, self.center_seed = f"seed {int(seed)}", int(seed)
+        with torch.no_grad():
+            self.z_center = self.model.sample_latent(1, generator, labels)[0].detach().cpu().float()
+        self.center_source, self.center_seed = f"seed {seed}", seed
         return self.z_center
 
     def new_direction(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Change variation direction: new orthonormal ``e1``, ``e2`` Tensor[latent_dim] from ``seed``."""
-        generator = torch.Generator().manual_seed(int(seed))
+        seed = checks.seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         self.e1, self.e2 = nav.orthonormal_pair(self.model.latent_dim, generator)
-        self.direction_seed = int(seed)
+        self.direction_seed = seed
         return self.e1, self.e2
 
     @torch.no_grad()
     def analyze(self, wave: np.ndarray, sr: int) -> dict[str, Any]:
-        """The Analyze button: encode one sound np.ndarray[T] at ``sr`` into ``z_center``.
+        """The Analyze button: encode one sound np.ndarray[T] (or [C, T]) at ``sr`` into ``z_center``.
 
         A model with ``analyze(wave Tensor[B, T]) -> (z Tensor[B, d], c Tensor[B, C])`` (an encoder that
-        also estimates class weights) sets the sliders to ``c``; any other model encodes with the current
-        sliders as its class conditioning (``None`` when unset) and leaves them as they are.
+        also estimates class weights) sets the sliders to ``c`` (its own estimate: not checked against
+        ``trained_classes``); any other model encodes with the current sliders as its class
+        conditioning (``None`` when unset) and leaves them as they are.
         Returns ``{"sliders": {class: weight} (empty when unset), "latent": list of latent_dim floats}``.
         """
         x = self._model_wave(wave, sr)
         if callable(getattr(self.model, "analyze", None)):
             z, c = self.model.analyze(x)
-            weights = c[0].detach().cpu().float().tolist()
+            weights = c[0].detach().cpu().float()
         else:
             labels = None if self.sliders is None else self.sliders[None].to(self.device)
             z, weights = self.model.encode(x, labels), None
@@ -276,7 +408,9 @@ class Session:
         if z.shape != (self.model.latent_dim,) or not torch.all(torch.isfinite(z)):
             raise DrumsynthError(f"{self.family} encoder gave no usable latent (shape {tuple(z.shape)})")
         if weights is not None:
-            self.set_sliders(weights)
+            if weights.shape != (len(self.classes),) or not torch.all(torch.isfinite(weights)):
+                raise DrumsynthError(f"{self.family} encoder gave no usable class estimate {weights.tolist()}")
+            self.sliders = weights
         self.z_center = z
         self.center_source, self.center_seed = "analyze", None
         return {"sliders": self.slider_values(), "latent": self.z_center.tolist()}
@@ -287,17 +421,18 @@ class Session:
 
     def vary(self, intensity: float) -> Render:
         """Variation intensity: one hit decoded from ``z_center + intensity·e1`` with the sliders."""
-        intensity = nav.finite_scalar("intensity", intensity)
+        intensity = checks.real("intensity", intensity)
         e1, e2 = self._directions()
         # The pad's x axis: vary(a) and plane(a, 0) decode the same latent.
         z = nav.plane_point(self._center(), e1, e2, intensity, 0.0)
-        return self._navigate(z, {"intensity": intensity})
+        return self._navigate(z, "vary", {"intensity": intensity}, " (a smaller intensity?)")
 
     def plane(self, x: float, y: float) -> Render:
         """The 2-D pad: one hit decoded from ``z_center + x·e1 + y·e2`` with the sliders."""
+        x, y = checks.real("x", x), checks.real("y", y)
         e1, e2 = self._directions()
         z = nav.plane_point(self._center(), e1, e2, x, y)
-        return self._navigate(z, {"x": float(x), "y": float(y)})
+        return self._navigate(z, "plane", {"x": x, "y": y}, " (a point nearer the centre?)")
 
     def _center(self) -> torch.Tensor:
         if self.z_center is None:
@@ -309,26 +444,39 @@ class Session:
             self.new_direction(0)
         return self.e1, self.e2
 
-    @torch.no_grad()
-    def _navigate(self, z: torch.Tensor, where: dict[str, float]) -> Render:
+    def _navigate(self, z: torch.Tensor, verb: str, where: dict[str, float], hint: str) -> Render:
         """Decode z Tensor[latent_dim] with the sliders as one Render with navigation provenance."""
         if self.sliders is None:
             raise DrumsynthError(f"no class weights yet: set the class sliders first (one of {list(self.classes)} "
                                  "or explicit weights)")
-        z = z[None].to(self.device)
-        labels = self.sliders[None].to(self.device)
-        waves = self.model.generate(z, labels).cpu().numpy()
+        z, labels = z[None].float(), self.sliders[None]
         navigation = where | {"center": self.center_source, "direction_seed": self.direction_seed}
-        return Render(waves=waves, sample_rate=self.model.sample_rate, latents=z.cpu(), labels=labels.cpu(),
-                      seed=self.center_seed, provenance=self._provenance() | {"navigation": navigation})
+        return Render(waves=self._decode(z, labels, hint), sample_rate=self.model.sample_rate, latents=z,
+                      labels=labels, seed=self.center_seed,
+                      provenance=self._provenance(verb, navigation) | {"navigation": navigation})
 
-    def save(self, render: Render, out_dir: str | Path, *, prefix: str = "hit", out_sr: int = 44100,
-             bit_depth: str = "24") -> list[Path]:
-        """Write every hit of ``render`` as ``prefix_<class>_<i>.wav`` + ``.json`` sidecar."""
-        out_dir = Path(out_dir)
+    def save(self, render: Render, out_dir: str | Path | HitFolder, *, prefix: str | None = None,
+             overwrite: bool = False, out_sr: int = 44100, bit_depth: str = "24") -> list[Path]:
+        """Write every hit of ``render`` as ``<prefix>_<class>_<NNN>.wav`` + ``.json`` sidecar.
+
+        Parameters
+        ----------
+        render : the hits
+        out_dir : the folder, or a :class:`~drumsynth.export.wav.HitFolder` that a run reuses across its
+            renders (it keeps counting, and carries its own ``overwrite``)
+        prefix : a plain name (no path separators, no leading dot, at most 64 characters); default
+            the model family
+        overwrite : replace files of the same names (numbered from 000) instead of taking the next free
+            numbers in the folder
+        out_sr, bit_depth : the files' rate (44100 or 48000) and sample format ("16", "24", "32f")
+
+        Returns the .wav paths, in the order of the hits.
+        """
+        folder = out_dir if isinstance(out_dir, HitFolder) else HitFolder(out_dir, overwrite=overwrite)
+        prefix = plain_name(self.family if prefix is None else prefix)
         paths = []
         for i in range(len(render.waves)):
             sidecar = render.sidecar(i, self.classes) | {"sample_rate": out_sr, "bit_depth": bit_depth}
-            path = out_dir / f"{prefix}_{sidecar['class']}_{i:03d}.wav"
-            paths.append(write_hit(path, render.finished(i, out_sr), out_sr, sidecar, bit_depth=bit_depth))
+            paths.append(folder.write(prefix, sidecar["class"], render.finished(i, out_sr), out_sr, sidecar,
+                                      bit_depth=bit_depth))
         return paths

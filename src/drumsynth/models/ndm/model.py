@@ -71,7 +71,15 @@ class NDMModel:
     # ---- argument checks -----------------------------------------------------------------------
 
     def _labels(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """Class weights Tensor[B, C], rows normalised to sum 1 (all-zero rows: uniform)."""
+        """Class weights Tensor[B, C], each row divided by the sum of its absolute values (all-zero rows:
+        uniform).
+
+        For weights >= 0 this is the sum-1 mix of the classes' batch-norm parameters. Weights below 0 (or
+        above 1) pass through as the sliders promise: a negative weight subtracts that class's parameters
+        (``kick=1 snare=-0.5`` decodes with ``(2·kick - snare) / 3``). Dividing by the absolute sum rather
+        than the sum keeps every row's conditioning within the classes' own range: a sum near 0 would
+        otherwise blow it up.
+        """
         n = len(self.classes)
         if labels is None:
             return torch.full((batch, n), 1.0 / n, device=self.device)
@@ -83,9 +91,9 @@ class NDMModel:
         labels = labels.to(self.device, torch.float32)
         if labels.ndim != 2 or labels.shape != (batch, n):
             raise DrumsynthError(f"labels must be [B={batch}, C={n}] class weights, got {tuple(labels.shape)}")
-        if not torch.isfinite(labels).all() or (labels < 0).any():
-            raise DrumsynthError("labels must be finite and non-negative class weights")
-        total = labels.sum(1, keepdim=True)
+        if not torch.isfinite(labels).all():
+            raise DrumsynthError("labels must be finite class weights")
+        total = labels.abs().sum(1, keepdim=True)
         return torch.where(total > 0, labels / total.clamp_min(1e-12), torch.full_like(labels, 1.0 / n))
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
@@ -145,8 +153,9 @@ class NDMModel:
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """z Tensor[B, latent_dim] + class weights Tensor[B, C] -> waveform Tensor[B, length] in [-1, 1].
 
-        Soft weights mix the classes' conditional batch-norm parameters (rows are normalised to
-        sum 1); integer class indices Tensor[B] are accepted too. The mel is inverted with
+        Soft weights mix the classes' conditional batch-norm parameters (rows are divided by the sum of
+        their absolute values: sum 1 for weights >= 0, and negative weights subtract a class); integer
+        class indices Tensor[B] are accepted too. The mel is inverted with
         ``self.inverter`` (Griffin-Lim starts from a fixed zero phase, so output stays deterministic).
         """
         return self.invert(self.decode_mel(z, labels), method=self.inverter)
