@@ -362,6 +362,23 @@ def test_resample_same_rate_is_a_copy_and_bad_rates_raise():
         resample(x, 0, 44100)
 
 
+@pytest.mark.parametrize("rate", [math.nan, math.inf, -math.inf, 0, -44100, 0.5, 1e9, "44100", None, True])
+def test_resample_refuses_rates_that_would_spin_or_explode(rate):
+    x = np.ones(100, dtype=np.float32)
+    for orig, target in ((rate, 44100), (44100, rate)):
+        with pytest.raises(DrumsynthError, match="sample rate"):
+            resample(x, orig, target)
+
+
+def test_resample_refuses_an_output_over_the_sample_limit():
+    from drumsynth.audio.io import MAX_RATE, MAX_SAMPLES
+
+    x = np.zeros(MAX_SAMPLES // 100, dtype=np.float32)
+    with pytest.raises(DrumsynthError, match="limit"):
+        resample(x, 1000, MAX_RATE)  # x384 would be 220 M samples
+    assert resample(np.zeros(1000, np.float32), 8000, 48000.0).shape == (6000,)  # float rates are fine
+
+
 # ----------------------------------------------------------------------------------------------
 # io
 
@@ -426,6 +443,62 @@ def test_stereo_is_mixed_to_the_channel_mean(tmp_path):
     np.testing.assert_allclose(mono, stereo.mean(axis=1), atol=1e-7)
     both, _ = load_audio(path, mono=False)
     np.testing.assert_array_equal(both, stereo.T)
+
+
+@pytest.mark.parametrize("mono", [True, False])
+def test_block_decoding_matches_a_whole_read(tmp_path, mono):
+    """Three channels over several decoding blocks (and a ragged last one) read as soundfile reads them."""
+    from drumsynth.audio.io import BLOCK_FRAMES
+
+    rng = np.random.default_rng(9)
+    data = (rng.random((2 * BLOCK_FRAMES + 123, 3)) - 0.5).astype(np.float32)
+    path = tmp_path / "three.wav"
+    sf.write(str(path), data, 44100, subtype="FLOAT")
+    wave, sr = load_audio(path, mono=mono)
+    expected = data.mean(axis=1) if mono else data.T
+    assert sr == 44100 and wave.dtype == np.float32 and wave.flags.c_contiguous
+    np.testing.assert_allclose(wave, expected, atol=1e-7)
+    from_bytes, _ = load_audio_bytes(path.read_bytes(), mono=mono)
+    np.testing.assert_array_equal(from_bytes, wave)
+
+
+def test_nan_in_a_later_block_is_refused(tmp_path):
+    from drumsynth.audio.io import BLOCK_FRAMES
+
+    wave = np.zeros(BLOCK_FRAMES * 2, dtype=np.float32)
+    wave[-1] = np.inf
+    sf.write(str(tmp_path / "late.wav"), wave, 44100, subtype="FLOAT")
+    _expect_error(tmp_path / "late.wav", "NaN or infinite")
+
+
+def test_too_many_channels_are_refused(tmp_path):
+    from drumsynth.audio.io import MAX_CHANNELS
+
+    path = tmp_path / "many.wav"
+    sf.write(str(path), np.zeros((100, MAX_CHANNELS + 1), np.float32), 8000)
+    _expect_error(path, f"{MAX_CHANNELS + 1} channels")
+    sf.write(str(path), np.full((100, MAX_CHANNELS), 0.5, np.float32), 8000)
+    assert np.allclose(load_audio(path)[0], 0.5)  # the limit itself is fine
+
+
+@pytest.mark.parametrize("channels,sr,seconds,needle", [
+    (2, 48000, 601, "long"),               # over MAX_SECONDS
+    (4, 96000, 300, "samples"),            # under both, over MAX_SAMPLES (frames x channels)
+])
+def test_audio_limits_are_checked_before_decoding(tmp_path, channels, sr, seconds, needle):
+    """A FLAC header claims the size (near-silence compresses to nothing); no sample is decoded."""
+    import io as _io
+
+    buffer = _io.BytesIO()
+    sf.write(buffer, np.zeros((100, channels), np.float32), sr, format="FLAC", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    field = slice(18, 26)  # STREAMINFO: rate | channels | bits | 36-bit total samples
+    packed = int.from_bytes(data[field], "big")
+    data[field] = ((packed & ~((1 << 36) - 1)) | int(seconds * sr)).to_bytes(8, "big")
+    with pytest.raises(DrumsynthError, match=needle):
+        load_audio_bytes(bytes(data), name="claims.flac")
+    (tmp_path / "claims.flac").write_bytes(bytes(data))
+    _expect_error(tmp_path / "claims.flac", needle)
 
 
 def test_96k_file_resamples_to_44k(tmp_path):

@@ -148,3 +148,84 @@ def test_toml_presets(tmp_path):
     (tmp_path / "bad.toml").write_text("[train\nlr = 1\n")
     with pytest.raises(DrumsynthError, match="not valid TOML"):
         load_toml(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("overrides,named", [
+    (["train=5"], "train is a table"),
+    # the trap of issue 12: the scalar replaced the table, the next --set rebuilt it from defaults
+    (["train=5", "train.steps=3"], "train is a table"),
+    (["model='x'"], "model is a table"),
+    (["train.lr={'a': 1}"], "train.lr is a single value"),
+    (["model.channels={'a': 1}"], "model.channels is a single value"),
+])
+def test_a_scalar_for_a_table_or_a_table_for_a_scalar_is_an_error(overrides, named):
+    with pytest.raises(DrumsynthError, match=named) as info:
+        build_config(Cfg, overlays=[{"train": {"steps": 2}}], overrides=overrides)
+    assert "--set" in str(info.value)
+    with pytest.raises(DrumsynthError, match="train is a table"):
+        merge({"train": {"steps": 2}}, {"train": 5})
+
+
+def test_an_optional_value_may_take_a_table_and_the_schema_decides():
+    assert merge({"dropout": None}, {"dropout": {"p": 1}}) == {"dropout": {"p": 1}}
+    with pytest.raises(DrumsynthError, match="model.dropout"):
+        build_config(Cfg, overrides=["model.dropout={'p': 1}"])
+    assert build_config(Cfg, overrides=["model.dropout=0.5"]).model.dropout == 0.5
+
+
+def test_a_config_folder_or_fifo_is_one_line(tmp_path):
+    import os
+
+    with pytest.raises(DrumsynthError, match="folder"):
+        load_toml(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "c.toml")
+        with pytest.raises(DrumsynthError, match="not a regular file"):
+            load_toml(tmp_path / "c.toml")  # refused, not waited on
+    (tmp_path / "latin.toml").write_bytes(b"name = '\xe9'\n")
+    with pytest.raises(DrumsynthError, match="UTF-8"):
+        load_toml(tmp_path / "latin.toml")
+
+
+@pytest.mark.parametrize("family", ["ndm", "drumgan"])
+@pytest.mark.parametrize("override,key", [
+    ("train.lr=-1", "train.lr"), ("train.max_steps=0", "train.max_steps"), ("train.lr=1e999", "train.lr"),
+    ("train.adam_betas=[0.9, 1.5]", "train.adam_betas"), ("data.sr=0", "data.sr"),
+    ("train.seed=-4", "train.seed"), ("model.latent_dim=0", "model.latent_dim"),
+])
+def test_family_values_outside_their_domain_name_the_key(family, override, key):
+    from drumsynth.models import build_family_config
+
+    if family == "drumgan" and override.startswith("train.lr"):
+        override = override.replace("train.lr=", "train.lr=[1e-3, 1e-3, 1e-3, 1e-3, 1e-3, ") + "]"
+    with pytest.raises(DrumsynthError, match=key.replace(".", r"\.") + " must be"):
+        build_family_config(family, "tiny", overrides=[override])
+
+
+@pytest.mark.parametrize("family,override,key", [
+    ("ndm", "train.mcnn_decoded_share=1.5", "train.mcnn_decoded_share"),
+    ("ndm", "train.per_class=0", "train.per_class"),
+    ("ndm", "train.mcnn_batch_size=0", "train.mcnn_batch_size"),
+    ("drumgan", "train.batch_size=[4, 4, 4, 4, 4, 0]", "train.batch_size"),
+    ("drumgan", "train.fade_fraction=-0.1", "train.fade_fraction"),
+    ("drumgan", "train.g_ema_decay=1.0", "train.g_ema_decay"),
+])
+def test_shares_and_batch_sizes_are_checked(family, override, key):
+    from drumsynth.models import build_family_config
+
+    with pytest.raises(DrumsynthError, match=key.replace(".", r"\.")):
+        build_family_config(family, "tiny", overrides=[override])
+
+
+def test_every_shipped_preset_and_release_satisfies_the_domains():
+    from pathlib import Path
+
+    import drumsynth
+    from drumsynth.checkpoint import load_checkpoint
+    from drumsynth.models import PRESETS, build_family_config, family_module
+
+    for family in ("ndm", "drumgan"):
+        for preset in PRESETS:
+            build_family_config(family, preset)
+        release = Path(drumsynth.__file__).parent / "pretrained" / f"{family}.pt"
+        from_dict(family_module(family).Config, load_checkpoint(release)["config"])

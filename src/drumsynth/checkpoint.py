@@ -31,7 +31,8 @@ def _refusal(err: pickle.UnpicklingError) -> str:
     """torch's one line that names the refused object, without its advice to load unsafely."""
     for line in str(err).splitlines():
         if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].strip()
+            # its first sentence names the object; the rest suggests allow-listing it
+            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". ", 1)[0].rstrip(".")
     return "unsupported object"
 
 

@@ -118,23 +118,34 @@ def _decode(fh: sf.SoundFile, mono: bool, max_seconds: float, name: str) -> tupl
     (a whole [T, C] read of an 8-channel file would take 8 times the mono output, twice over).
     """
     sr, channels = int(fh.samplerate), int(fh.channels)
-    _check_size(max(int(fh.frames), 0), channels, sr, max_seconds, name)
-    if fh.frames == 0:
+    expected = max(int(fh.frames), 0)
+    _check_size(expected, channels, sr, max_seconds, name)
+    if expected == 0:
         raise DrumsynthError(f"audio {name} is empty")
-    blocks, total = [], 0
+    # filled in place (no list of blocks to concatenate: that would double the peak)
+    wave = np.empty((expected,) if mono else (channels, expected), dtype=np.float32)
+    beyond: list[np.ndarray] = []  # frames past the header's count, if it lied
+    total = 0
     while True:
         block = fh.read(BLOCK_FRAMES, dtype="float32", always_2d=True)  # [frames, C]
-        if block.shape[0] == 0:
+        n = block.shape[0]
+        if n == 0:
             break
-        total += block.shape[0]
         # the header's frame count can lie (or be unknown): keep the limits while reading too
-        _check_size(total, channels, sr, max_seconds, name)
+        _check_size(total + n, channels, sr, max_seconds, name)
         if not np.all(np.isfinite(block)):
             raise DrumsynthError(f"audio {name} contains NaN or infinite samples")
-        blocks.append(block.mean(axis=1) if mono else block.T.copy())
+        part = block.mean(axis=1) if mono else block.T
+        fit = max(0, min(n, expected - total))
+        wave[..., total:total + fit] = part[..., :fit]
+        if fit < n:
+            beyond.append(np.array(part[..., fit:]))
+        total += n
     if total == 0:
         raise DrumsynthError(f"audio {name} is empty")
-    wave = np.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
+    wave = wave[..., :min(total, expected)]
+    if beyond:
+        wave = np.concatenate([wave, *beyond], axis=-1)
     return np.ascontiguousarray(wave, dtype=np.float32), sr
 
 
