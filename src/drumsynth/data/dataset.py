@@ -51,17 +51,20 @@ class DrumDataset:
         self.classes = CLASSES3 if three_class else CLASSES
         self.sr = sr
         self.length = length
-        waves, labels, sources = [], [], []
+        # Filled in place: a list of clips then np.stack would hold every clip twice at the peak (the
+        # ndm cpu preset's 4195 training clips are 370 MB once).
+        waves = np.empty((len(indices) * len(pitch_semitones), length), dtype=np.float32)
+        labels, sources = [], []
         for i in indices:
             base = resample(cache.wave(i), cache.sr, sr) if sr != cache.sr else np.asarray(cache.wave(i))
             label = cache.records[i]["label"]
             label = TO_CLASS3[label] if three_class else label
             for semitones in pitch_semitones:
                 clip = pitch_shift(base, semitones, sr) if semitones else base
-                waves.append(fit_clip(clip, length, fade_in, fade_out))
+                waves[len(labels)] = fit_clip(clip, length, fade_in, fade_out)
                 labels.append(self.classes.index(label))
                 sources.append(i)
-        self.waves = torch.from_numpy(np.stack(waves)).unsqueeze(1)
+        self.waves = torch.from_numpy(waves).unsqueeze(1)
         self.labels = torch.tensor(labels, dtype=torch.int64)
         self.source_index = torch.tensor(sources, dtype=torch.int64)
         self._by_class = [torch.nonzero(self.labels == c).flatten() for c in range(len(self.classes))]

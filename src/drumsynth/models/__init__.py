@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # torch is imported lazily: the CLI imports this module for e
     import torch
 
 FAMILIES = ("wavegan", "style", "ndm", "drumgan")
+# Every family ships these; some add more (ndm: ``finetune``, the default of ``train --init``).
 PRESETS = ("tiny", "cpu", "paper")
 
 
@@ -69,9 +70,11 @@ def family_module(family: str) -> ModuleType:
 
 def preset_path(family: str, preset: str) -> Path:
     """The TOML overlay of a shipped preset."""
-    path = Path(family_module(family).__file__).resolve().parent / "presets" / f"{preset}.toml"
+    folder = Path(family_module(family).__file__).resolve().parent / "presets"
+    path = folder / f"{preset}.toml"
     if not path.is_file():
-        raise DrumsynthError(f"family {family!r} has no preset {preset!r}; expected one of {list(PRESETS)}")
+        shipped = sorted(p.stem for p in folder.glob("*.toml"))
+        raise DrumsynthError(f"family {family!r} has no preset {preset!r}; expected one of {shipped}")
     return path
 
 

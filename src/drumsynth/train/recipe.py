@@ -25,6 +25,9 @@ Contract (what the Trainer relies on)
   must be followed by a backward that reaches it (run G under ``torch.no_grad()`` in the D step).
 - ``state_dict()`` / ``load_state_dict()`` carry any other training state the recipe owns (a
   progressive-growing stage, a GradScaler), as plain types and tensors only.
+- ``init_from(checkpoint)`` (fine-tuning, ``drumsynth train --init``) is called once, after the
+  modules are built and before the Trainer exists; a family that cannot be fine-tuned overrides it
+  to raise ``DrumsynthError`` saying why.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+
+from drumsynth.errors import DrumsynthError
+from drumsynth.models import load_weights
 
 Batch = Any
 Metrics = dict[str, float]
@@ -116,6 +122,25 @@ class Recipe:
         ``valid_data`` factory (``None`` when it has none). Runs under ``torch.no_grad()``.
         """
         return {}
+
+    def init_from(self, checkpoint: dict[str, Any]) -> None:
+        """Start from a trained checkpoint's weights (fine-tuning, ``drumsynth train --init``).
+
+        Every module of :meth:`modules` loads ``checkpoint["model"][name]`` strictly (a release file
+        holds EMA weights where the family keeps them). A module the checkpoint lacks, or weights that
+        do not fit, are a ``DrumsynthError`` naming them. Families with more inference state (fitted
+        priors) override this and call it.
+        """
+        if checkpoint.get("family") != self.family:
+            raise DrumsynthError(f"--init: the checkpoint is a {checkpoint.get('family')!r} model, this run "
+                                 f"trains {self.family!r}")
+        modules = self.modules()
+        stored = checkpoint.get("model") or {}
+        missing = [name for name in modules if name not in stored]
+        if missing:
+            raise DrumsynthError(f"--init: {self.family} training needs weights for {missing}, but the "
+                                 f"checkpoint holds only {sorted(stored)}")
+        load_weights(checkpoint, self.family, modules)
 
     def state_dict(self) -> dict[str, Any]:
         """Recipe-owned training state beyond modules/optimisers/schedulers (plain types, tensors)."""

@@ -64,6 +64,7 @@ from drumsynth.train.checkpoint import (
     load_checkpoint,
     module_state,
     new_checkpoint,
+    remove_orphan_temps,
     restore_rng,
     save_checkpoint,
     to_cpu,
@@ -71,6 +72,7 @@ from drumsynth.train.checkpoint import (
 from drumsynth.train.ema import EMA
 from drumsynth.train.logging import MetricLog
 from drumsynth.train.recipe import Batch, Recipe
+from drumsynth.train.stages import StageLog
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +172,11 @@ class Trainer:
     progress : show a tqdm bar with metrics (rank 0 only)
     resume : continue from ``out_dir/resume.pt`` when it exists
     stop_on_nonfinite : raise when a ``loss/*`` metric is NaN or infinite (the last checkpoint stays)
+    stages : a :class:`~drumsynth.train.stages.StageLog` that gets the "first step" line before the
+        progress bar appears (and notes on resuming); None: silent
+    release_fields : extra top-level entries of every release file (``release.pt``, ``best.pt``),
+        plain types only: the CLI stores the cache's class counts (``"data"``) and, when fine-tuning,
+        where the weights came from (``"init"``)
 
     After ``fit()`` the live objects are attributes: ``modules``, ``optimizers``, ``schedulers``
     (the recipe's), ``emas`` ({name: EMA}), ``rank`` and ``world_size``.
@@ -186,7 +193,8 @@ class Trainer:
                  preview_every: int = 0, preview_n: int = 4, valid_every: int = 0,
                  valid_data: Callable[[], Iterable[Batch]] | None = None, ema_decay: float = 0.999,
                  seed: int = 0, device: str | torch.device = "cpu", threads: int | None = None,
-                 progress: bool = True, resume: bool = True, stop_on_nonfinite: bool = True) -> None:
+                 progress: bool = True, resume: bool = True, stop_on_nonfinite: bool = True,
+                 stages: StageLog | None = None, release_fields: dict[str, Any] | None = None) -> None:
         for name, value in (("max_steps", max_steps), ("log_every", log_every),
                             ("checkpoint_every", checkpoint_every), ("preview_every", preview_every),
                             ("valid_every", valid_every)):
@@ -207,6 +215,11 @@ class Trainer:
             raise DrumsynthError(f"best_mode must be 'min' or 'max', got {recipe.best_mode!r}")
         if not callable(data_iter_factory):
             raise DrumsynthError(f"data_iter_factory must be callable, got {data_iter_factory!r}")
+        release_fields = dict(release_fields or {})
+        check_plain(release_fields, "release_fields")
+        clash = sorted(set(release_fields) & _RELEASE_KEYS)
+        if clash:
+            raise DrumsynthError(f"release_fields may not replace the release file's own keys {clash}")
         self.recipe = recipe
         self.data_iter_factory = data_iter_factory
         self.out_dir = Path(out_dir)
@@ -224,6 +237,8 @@ class Trainer:
         self.progress = progress
         self.resume = resume
         self.stop_on_nonfinite = stop_on_nonfinite
+        self.stages = stages if stages is not None else StageLog(enabled=False)
+        self.release_fields = release_fields
         self._stop_signal: int | None = None
 
     # ---- the loop ------------------------------------------------------------------------------
@@ -248,6 +263,8 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
 
         resume_path = self.out_dir / self.RESUME
+        if self.rank == 0:
+            self._remove_orphan_temps()
         # Rank 0 decides, so that all ranks start from the same step (or all fail loudly when the run
         # folder is not on a filesystem every node shares).
         resuming = dist_utils.broadcast_object(self.resume and resume_path.exists())
@@ -281,12 +298,16 @@ class Trainer:
             data_iter.load_state_dict(data_state)
         self._data_iter = data_iter
 
+        if start:
+            self.stages.note(f"continuing {resume_path} from step {start} of {self.max_steps}")
         previous_handlers = self._install_signal_handlers()
-        bar = tqdm(total=self.max_steps, initial=start, desc=self.recipe.family, unit="step",
-                   dynamic_ncols=True, disable=not (self.progress and self.rank == 0))
+        # The bar appears after the first step, so the stage lines before it end with that step's time.
+        bar = _LazyBar(lambda: tqdm(total=self.max_steps, initial=start, desc=self.recipe.family, unit="step",
+                                    dynamic_ncols=True, disable=not (self.progress and self.rank == 0)))
         try:
             step = self._loop(start, data_iter, bar)
         finally:
+            self.stages.end()  # still open when the first step raised: end its line before the error
             bar.close()
             self._restore_signal_handlers(previous_handlers)
         # No rank returns before rank 0 has finished writing: a next fit() may read resume.pt at once.
@@ -296,10 +317,11 @@ class Trainer:
                          interrupted=interrupted,
                          signal=signal.Signals(self._stop_signal).name if interrupted else None)
 
-    def _loop(self, step: int, data_iter: Iterator[Batch], bar: tqdm) -> int:
+    def _loop(self, step: int, data_iter: Iterator[Batch], bar: _LazyBar) -> int:
         window: dict[str, list[float]] = {}
         for module in self.modules.values():
             module.train()
+        self.stages.start("first step")
         while step < self.max_steps:
             t0 = time.perf_counter()
             try:
@@ -320,6 +342,7 @@ class Trainer:
                 ema.update(self.modules[name])
             metrics["time/data_ms"] = (t1 - t0) * 1e3
             metrics["time/step_ms"] = (time.perf_counter() - t0) * 1e3
+            self.stages.end()  # only the first step's line is open
             for key, value in metrics.items():
                 window.setdefault(key, []).append(value)
 
@@ -350,6 +373,14 @@ class Trainer:
 
     # ---- setup and resume ----------------------------------------------------------------------
 
+    def _remove_orphan_temps(self) -> None:
+        """Delete the temporary checkpoint files a killed run (``kill -9`` mid-save) left behind."""
+        removed = remove_orphan_temps(self.out_dir)
+        if removed:
+            names = ", ".join(p.name for p in removed)
+            logger.warning("removed %d temporary file(s) an interrupted save left in %s: %s", len(removed),
+                           self.out_dir, names)
+
     def _setup_modules(self) -> None:
         modules = self.recipe.modules()
         if not modules:
@@ -368,7 +399,7 @@ class Trainer:
         if ckpt.get("family") != self.recipe.family:
             raise DrumsynthError(f"{path} was trained by family {ckpt.get('family')!r}, "
                                  f"not {self.recipe.family!r}")
-        changes = [c for c in _diff(ckpt.get("config"), to_cpu(self.recipe.config))
+        changes = [c for c in config_diff(ckpt.get("config"), to_cpu(self.recipe.config))
                    if c.split(":", 1)[0] not in RESUMABLE_KEYS]
         if changes:
             raise DrumsynthError(
@@ -438,7 +469,7 @@ class Trainer:
                     f"{self.out_dir} is intact (lower the learning rate or check the data)")
         return out
 
-    def _log(self, step: int, window: dict[str, list[float]], bar: tqdm) -> None:
+    def _log(self, step: int, window: dict[str, list[float]], bar: _LazyBar) -> None:
         means = {k: sum(v) / len(v) for k, v in window.items()}
         per_rank = dist_utils.all_gather_object(means)  # collective: every rank takes part
         if self.rank != 0:
@@ -565,7 +596,8 @@ class Trainer:
                 model[name], weights[name] = module_state(self.modules[name]), "raw"
         return new_checkpoint("release", family=self.recipe.family, config=to_cpu(self.recipe.config),
                               step=step, metrics=self.last_metrics, model=model, weights=weights,
-                              extra=to_cpu(self.recipe.release_extra()), seed=self.seed)
+                              extra=to_cpu(self.recipe.release_extra()), seed=self.seed,
+                              **to_cpu(self.release_fields))
 
     def _best_value(self) -> float | None:
         return None if self.best is None else float(self.best["value"])
@@ -596,13 +628,40 @@ class Trainer:
             signal.signal(sig, old)
 
 
+class _LazyBar:
+    """A tqdm bar built on first use: it appears once the first step is done, below the stage lines."""
+
+    def __init__(self, make: Callable[[], tqdm]) -> None:
+        self._make = make
+        self._bar: tqdm | None = None
+
+    def _get(self) -> tqdm:
+        if self._bar is None:
+            self._bar = self._make()
+        return self._bar
+
+    def update(self, n: int = 1) -> None:
+        self._get().update(n)
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        self._get().set_postfix(*args, **kwargs)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# Keys every release file has; release_fields may add others but never replace these.
+_RELEASE_KEYS = frozenset({"format", "format_version", "kind", "family", "config", "step", "metrics", "model",
+                           "weights", "extra", "seed", "version", "created"})
+
 # Settings that may change when a run is resumed: how long to train and how often to log, save and
 # listen. Anything else (architecture, losses, data) would silently make a different model.
 RESUMABLE_KEYS = frozenset(f"train.{k}" for k in ("max_steps", "log_every", "checkpoint_every", "preview_every",
                                                    "preview_n", "valid_every", "threads"))
 
 
-def _diff(old: Any, new: Any, where: str = "") -> list[str]:
+def config_diff(old: Any, new: Any, where: str = "") -> list[str]:
     """Human-readable differences between two plain nested configs (``"train.lr: 1e-3 -> 2e-4"``)."""
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
@@ -613,10 +672,10 @@ def _diff(old: Any, new: Any, where: str = "") -> list[str]:
             elif key not in new:
                 out.append(f"{sub}: {old[key]!r} -> (absent)")
             else:
-                out.extend(_diff(old[key], new[key], sub))
+                out.extend(config_diff(old[key], new[key], sub))
         return out
     if isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
-        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _diff(a, b, f"{where}[{i}]")]
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in config_diff(a, b, f"{where}[{i}]")]
     if isinstance(old, torch.Tensor) or isinstance(new, torch.Tensor):
         same = isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) and torch.equal(old, new)
         return [] if same else [f"{where or 'config'}: tensor changed"]

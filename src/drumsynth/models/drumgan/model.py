@@ -17,6 +17,7 @@ from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
 from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.drumgan import spectral
+from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, DataConfig
 from drumsynth.models.drumgan.encoder import Encoder
 from drumsynth.models.drumgan.networks import Generator
@@ -153,8 +154,6 @@ def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
 
 def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> DrumGANModel:
     """The family contract's ``load_model``: rebuild from a release (or resume) checkpoint dict."""
-    from drumsynth.models.drumgan.recipe import build_modules
-
     config = config_from_checkpoint(checkpoint)
     extra = checkpoint.get("extra") or {}
     classes = tuple(extra.get("classes", CLASSES3))

@@ -33,28 +33,14 @@ from drumsynth.errors import DrumsynthError
 from drumsynth.metrics.reconstruction import lsd_db
 from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan import spectral
-from drumsynth.models.drumgan.config import (
-    Config,
-    check,
-    encoder_kwargs,
-    gan_steps,
-    generator_kwargs,
-    scale_sizes,
-)
-from drumsynth.models.drumgan.encoder import Encoder
-from drumsynth.models.drumgan.networks import Critic, Generator, real_at_scale, upsample
+from drumsynth.models.drumgan.builder import build_modules
+from drumsynth.models.drumgan.config import Config, check, gan_steps, scale_sizes
+from drumsynth.models.drumgan.model import render_hits
+from drumsynth.models.drumgan.networks import real_at_scale, upsample
 from drumsynth.train.recipe import Metrics, Recipe
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20221
-
-
-def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Generator, Critic, Encoder]:
-    """The three networks of a config, untrained."""
-    check(config)
-    kwargs = generator_kwargs(config, n_classes)
-    return (Generator(**kwargs, class_bias=config.model.class_bias), Critic(**kwargs),
-            Encoder(**encoder_kwargs(config, n_classes)))
 
 
 def stage_at(config: Config, step: int) -> tuple[int, float]:
@@ -129,6 +115,16 @@ class DrumGANRecipe(Recipe):
 
     def release_modules(self) -> list[str]:
         return ["generator_ema", "encoder"]
+
+    def init_from(self, checkpoint: dict[str, Any]) -> None:
+        """Refused: fine-tuning a progressive GAN would need its critic, and would restart its schedule."""
+        stored = sorted(checkpoint.get("model") or {})
+        missing = [name for name in self.modules() if name not in stored]
+        reason = (f"the checkpoint holds no {' or '.join(missing)} weights (only {stored}; a release file keeps "
+                  "just the generator's moving average and the encoder)" if missing else
+                  "its progressive schedule would restart at the coarsest scale")
+        raise DrumsynthError(f"drumgan cannot be fine-tuned with --init: {reason}; train it from scratch "
+                             "with --preset cpu, or fine-tune ndm (--init ndm)")
 
     def bind(self, nets: dict[str, nn.Module]) -> None:
         # Progressive growing leaves the blocks of finer scales without gradients, which DDP refuses
@@ -238,7 +234,6 @@ class DrumGANRecipe(Recipe):
         """Share of hits from fixed latents (``select_per_class`` per class, one-hot sliders) that the
         drum classifier assigns to the requested class."""
         from drumsynth.metrics.classifier import load_classifier
-        from drumsynth.models.drumgan.model import render_hits
 
         if self._judge is None:
             self._judge = load_classifier(device=self.generator.input.weight.device)

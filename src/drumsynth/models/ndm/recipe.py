@@ -135,6 +135,8 @@ class NDMRecipe(Recipe):
         self.sample_rate = config.data.sr
         self.classes = CLASSES
         self.train_set = train_set
+        # The release extra of the model a fine-tuning run started from (init_from), else None.
+        self.init_extra: dict[str, Any] | None = None
         self.wae, self.mcnn = build_modules(config, len(CLASSES))
         if train_set is not None:
             mean, std = feats.statistics(train_set.mels, config.data.log_eps, config.data.std_floor)
@@ -217,11 +219,27 @@ class NDMRecipe(Recipe):
             if name in state:
                 p.load_state_dict(state[name])
 
+    def init_from(self, checkpoint: dict[str, Any]) -> None:
+        """Fine-tuning: the checkpoint's weights and feature statistics (buffers of the CWAE and the
+        MCNN's input gain: the networks were trained on that scale), and its PCA and class priors for
+        the classes this run's data lacks (:meth:`release_extra`)."""
+        extra = checkpoint.get("extra") or {}
+        classes = list(extra.get("classes", CLASSES))
+        if classes != list(self.classes):
+            raise DrumsynthError(f"--init: the checkpoint's classes {classes} are not ndm's {list(self.classes)}")
+        super().init_from(checkpoint)
+        self.init_extra = extra
+
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def release_extra(self) -> dict[str, Any]:
         """Class names, the latent PCA (overall and per class) and the per-class Gaussians
-        (:mod:`.latent_prior`) of the training set's encodings."""
+        (:mod:`.latent_prior`) of the training set's encodings.
+
+        After :meth:`init_from`, a class with fewer than 2 recordings in this run's training split keeps
+        the init model's PCA entry and Gaussian (its draws stay where the model learnt that class, not
+        N(0, I)); ``extra["inherited_classes"]`` lists them.
+        """
         extra: dict[str, Any] = {"classes": list(self.classes)}
         if self.train_set is not None and len(self.train_set):
             # The recordings themselves, not their pitch-shifted copies: the pad spans real sounds.
@@ -230,6 +248,10 @@ class NDMRecipe(Recipe):
             z = encode_features(self.wae, mels, labels, len(self.classes))
             extra["pca"] = pca_fit(z, labels, self.classes, 3)
             extra["latent_prior"] = fit_class_gaussians(z, labels, self.classes)
+            if self.init_extra is not None:
+                counts = torch.bincount(labels, minlength=len(self.classes)).tolist()
+                extra["inherited_classes"] = inherit_classes(
+                    extra, self.init_extra, [c for c, n in zip(self.classes, counts) if n < 2])
         return extra
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
@@ -282,6 +304,21 @@ class NDMRecipe(Recipe):
                                      * out_metrics["valid/sc_log"] + t.mask_weight * out_metrics["valid/mask"])
         out_metrics["valid/loss"] = out_metrics["valid/mel_mse"] + out_metrics["valid/mcnn"]
         return out_metrics
+
+
+def inherit_classes(extra: dict[str, Any], init_extra: dict[str, Any], classes: list[str]) -> list[str]:
+    """Copy ``init_extra``'s PCA entries and class Gaussians of ``classes`` into ``extra`` (in place);
+    returns the classes that had both to copy."""
+    done = []
+    for name in classes:
+        pca = (init_extra.get("pca") or {}).get("classes", {}).get(name)
+        prior = (init_extra.get("latent_prior") or {}).get("classes", {}).get(name)
+        if pca is None or prior is None:
+            continue
+        extra["pca"]["classes"][name] = pca
+        extra["latent_prior"]["classes"][name] = prior
+        done.append(name)
+    return done
 
 
 @torch.no_grad()
