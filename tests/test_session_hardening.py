@@ -126,12 +126,17 @@ def test_a_plain_prefix_names_the_files(tmp_path: Path):
     assert path.name == "my-kit 2_snare_000.wav" and path.parent == tmp_path
 
 
-def test_an_existing_file_is_no_output_folder(tmp_path: Path):
+def test_an_existing_file_or_an_empty_name_is_no_output_folder(tmp_path: Path, monkeypatch):
     blocker = tmp_path / "hits"
     blocker.write_text("not a folder")
     with pytest.raises(DrumsynthError, match="is an existing file"):
         _toy().save(_toy().generate("kick"), blocker)
     assert blocker.read_text() == "not a folder"
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  ", None):
+        with pytest.raises(DrumsynthError, match="output folder must be a path"):
+            _toy().save(_toy().generate("kick"), empty)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hits"]
 
 
 # ---- bounded batches -----------------------------------------------------------------------------------

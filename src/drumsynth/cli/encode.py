@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from drumsynth.cli.common import add_class_options, add_json_option, emit
+from drumsynth.cli.common import add_class_options, add_device_options, add_json_option, emit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="also write the JSON to this file (a new file: an existing one needs "
                                       "--overwrite, a folder is refused)")
     parser.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
-    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="cap torch's CPU threads")
+    add_device_options(parser)
     add_json_option(parser)
     parser.set_defaults(run=run)
 

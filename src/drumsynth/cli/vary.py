@@ -18,6 +18,7 @@ from drumsynth.cli.common import (
     apply_runtime,
     class_choice,
     emit,
+    seed_int,
 )
 
 
@@ -31,13 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     center = parser.add_mutually_exclusive_group(required=True)
     center.add_argument("--file", help="analyse this sound for the centre (and the class sliders, where "
                                        "the model estimates them)")
-    center.add_argument("--seed-center", type=int, metavar="N", help="draw the centre from the prior with this seed")
+    center.add_argument("--seed-center", type=seed_int, metavar="N", help="draw the centre from the prior with this seed")
     add_class_options(parser, required=False)
     move = parser.add_mutually_exclusive_group(required=True)
     move.add_argument("--intensity", type=float, nargs="+", metavar="A",
                       help="variation intensities: one hit per value (0 is the centre itself)")
     move.add_argument("--plane", type=float, nargs=2, metavar=("X", "Y"), help="one hit at this point of the plane")
-    parser.add_argument("--direction-seed", type=int, default=None, metavar="S",
+    parser.add_argument("--direction-seed", type=seed_int, default=None, metavar="S",
                         help="seed of the variation directions (default: --seed)")
     add_output_options(parser)
     parser.add_argument("--overwrite", action="store_true",

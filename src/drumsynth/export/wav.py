@@ -146,13 +146,16 @@ class HitFolder:
 
     Parameters
     ----------
-    folder : created on first write; an existing non-folder is a ``DrumsynthError``
+    folder : created on first write; an empty name or an existing non-folder is a ``DrumsynthError``
     overwrite : replace files of the same names instead of taking the next free numbers
     """
 
     def __init__(self, folder: str | Path, *, overwrite: bool = False) -> None:
         if not isinstance(overwrite, bool):
             raise DrumsynthError(f"overwrite must be True or False, got {overwrite!r}")
+        if not isinstance(folder, str | Path) or (isinstance(folder, str) and not folder.strip()):
+            # Path("") is the working folder: an empty --out is a mistake, not a request for it.
+            raise DrumsynthError(f"output folder must be a path, got {folder!r}")
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise DrumsynthError(f"output folder {self.folder} is an existing file, not a folder")
