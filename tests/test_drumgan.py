@@ -407,3 +407,25 @@ def test_shipped_model_makes_each_class_and_ends_without_a_click():
         freqs = torch.linspace(0, render.sample_rate / 2, power.shape[1])
         centroid[cls] = float(((power * freqs).sum(1) / power.sum(1)).median())
     assert centroid["kick"] < centroid["snare"] < centroid["cymbal"], centroid
+
+
+
+def test_drumgan_imports_run_one_way():
+    """recipe -> model -> builder: the inference module and the builder import no training code, at
+    module level or inside a function (the old lazy ``model -> recipe.build_modules`` import)."""
+    import ast
+
+    import drumsynth.models.drumgan as package
+
+    folder = Path(package.__file__).parent
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module} | {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+    for name in ("model", "builder"):
+        found = imports(name)
+        assert not {m for m in found if m.endswith(".recipe") or m.startswith("drumsynth.train")}, (name, found)
+    assert "drumsynth.models.drumgan.model" not in imports("builder")
+    assert {"drumsynth.models.drumgan.builder", "drumsynth.models.drumgan.model"} <= imports("recipe")

@@ -274,6 +274,24 @@ def test_class_prior_draws_follow_the_class_and_mix_between_classes():
         latent_prior.sample(prior, ("a", "kick"), weights[:, :2], noise)
 
 
+def test_feature_statistics_in_chunks_match_the_whole_split_in_float64():
+    """The chunked one-pass statistics (no float64 copy of the split) equal the direct computation."""
+    from drumsynth.models.ndm.features import input_gain, statistics
+
+    mels = torch.rand(37, 12, 9, generator=torch.Generator().manual_seed(0)) ** 3 * 50.0
+    mels[:, :, -3:] = 0.0                                                  # padding: constant -> std_floor
+    log = torch.log(mels.double() + 1e-4)
+    mean, std = statistics(mels, 1e-4, 0.05, batch=5)
+    assert torch.allclose(mean.double(), log.mean(0), atol=1e-5)
+    assert torch.allclose(std.double(), log.std(0, unbiased=False).clamp_min(0.05), atol=1e-5)
+    assert torch.equal(std[:, -3:], torch.full((12, 3), 0.05))
+    assert input_gain(mels, batch=5) == pytest.approx(1.0 / float(mels.double().square().mean().sqrt()), rel=1e-12)
+    one_mean, one_std = statistics(mels[:1], 1e-4, 0.05)
+    assert torch.allclose(one_mean.double(), log[0], atol=1e-6) and torch.equal(one_std, torch.ones(12, 9))
+    with pytest.raises(DrumsynthError, match="at least one clip"):
+        statistics(mels[:0], 1e-4, 0.05)
+
+
 def test_crop_cuts_and_fades_only_where_it_cuts():
     wave = torch.ones(1000)
     out = controls.crop(wave, 0.0, 0.5, fade=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -501,3 +502,45 @@ def test_two_process_ddp_run(tmp_path):
     assert resume["rng"]["world_size"] == 2 and len(resume["rng"]["other_ranks"]) == 1
     assert all(not k.startswith(("module.", "_orig_mod.")) for k in resume["model"]["discriminator"])
     assert_same(resume["model"]["generator"], ranks[0]["full"]["generator"])
+
+
+# ---- stage lines, release fields, orphan temporaries -------------------------------------------------
+
+
+def test_release_fields_reach_every_release_file_and_cannot_replace_its_keys(tmp_path):
+    from drumsynth.train.stages import StageLog
+
+    data = {"cache": "/somewhere", "counts": {"train": {"kick": 3}, "valid": {}, "test": {}}}
+
+    class Validating(ToyRecipe):
+        best_metric = "valid/x"
+
+        def validate(self, modules, batches):
+            return {"valid/x": 1.0}
+
+    stream = io.StringIO()
+    make_trainer(tmp_path / "run", max_steps=2, recipe_cls=Validating, valid_every=2,
+                 release_fields={"data": data}, stages=StageLog(stream=stream)).fit()
+    for name in ("release.pt", "best.pt"):
+        assert load_checkpoint(tmp_path / "run" / name)["data"] == data
+    assert "data" not in load_checkpoint(tmp_path / "run" / "resume.pt")
+    assert stream.getvalue().startswith("first step ... ") and stream.getvalue().endswith(" s\n")
+    for bad in ({"model": {}}, {"data": object()}):
+        with pytest.raises(DrumsynthError, match="release_fields"):
+            make_trainer(tmp_path / "bad", release_fields=bad)
+
+
+def test_the_trainer_removes_temporaries_a_killed_save_left_and_nothing_else(tmp_path, caplog):
+    out = tmp_path / "run"
+    out.mkdir()
+    orphan = out / ".resume.pt.a1b2c3d4.tmp"   # how save_checkpoint names its temporary file
+    orphan.write_bytes(b"half a checkpoint")
+    kept = [out / "notes.tmp", out / ".hidden.tmp", out / "release.pt.bak"]
+    for path in kept:
+        path.write_bytes(b"the user's")
+    with caplog.at_level("WARNING", logger="drumsynth.train.trainer"):
+        make_trainer(out, max_steps=2).fit()
+    assert not orphan.exists()
+    assert all(path.read_bytes() == b"the user's" for path in kept)
+    assert ".resume.pt.a1b2c3d4.tmp" in caplog.text and "removed 1 temporary" in caplog.text
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp") and p not in kept]
