@@ -251,7 +251,7 @@ MODEL_SPECS = [f"{{model:{k}}}" for k in MODEL_KEYS] + ["wavegan", "NDM", "../..
 CACHE_KEYS = ["no_info", "info_not_json", "info_list", "info_bad_sr", "manifest_garbage", "manifest_missing_fields",
               "unknown_label", "audio_missing", "audio_text", "audio_pickle", "audio_truncated", "offsets_short",
               "offsets_beyond", "offsets_decreasing", "not_a_cache"]
-BAD_OUTS = ["{audio:good}", "/proc/drumsynth-out", "/dev/full/x", "{long_name}", "{audio:dir_wav}/../../escape",
+BAD_OUTS = ["{audio:good}", "/proc/drumsynth-out", "/dev/full/x", "{long_name}", "{out}/sub/../renders",
             ""]
 GEN = ["generate", "--model", "ndm", "--class", "kick"]
 GEN_DRUMGAN = ["generate", "--model", "drumgan", "--class", "kick"]

@@ -15,14 +15,15 @@ import operator
 import numpy as np
 import torch
 
+from drumsynth.audio.io import MAX_CHANNELS, MAX_RATE
+from drumsynth.audio.io import MAX_SECONDS as MAX_WAVE_SECONDS
 from drumsynth.errors import DrumsynthError
 from drumsynth.inference.latent import finite_scalar
 
 MAX_HITS = 4096
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's signed range
-SR_RANGE = (1000, 384000)
-MAX_WAVE_SECONDS = 600.0  # the audio loaders' limit (audio.io.MAX_SECONDS)
-MAX_CHANNELS = 64
+# A sound given in memory has the same limits as one read from a file.
+SR_RANGE = (1000, MAX_RATE)
 # The priors are N(0, I) or class Gaussians a few units wide, and navigation moves a few units from the
 # centre: 1e3 per component is far beyond anything musical and well below where decoders overflow.
 LATENT_LIMIT = 1e3
