@@ -29,7 +29,8 @@ demo: $(STAMP)
 
 corpus:
 	sudo -n true 2>/dev/null && sudo scripts/install-corpus || scripts/install-corpus
-	$(VENV)/bin/drumsynth corpus build --out data/corpus
+	# --force: replaces an earlier drumsynth corpus cache there (and refuses any other folder).
+	$(VENV)/bin/drumsynth corpus build --out data/corpus --force
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
