@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from drumsynth.errors import DrumsynthError
+from drumsynth.metrics import bootstrap
 from drumsynth.metrics.distribution import (
     frechet_distance,
     inception_score,
+    kernel_distance,
     kernel_inception_distance,
     polynomial_mmd2,
     standardise,
@@ -191,6 +193,95 @@ def test_standardise_uses_reference_statistics():
     assert np.allclose(zb[:, 1:].std(axis=0), 1.0, atol=1e-12)
     assert np.allclose(zb[:, 0], 0.0) and np.allclose(za[:, 0], a[:, 0] - 3.0)
     assert np.allclose(za[:, 1:], (a[:, 1:] - b[:, 1:].mean(axis=0)) / b[:, 1:].std(axis=0))
+
+
+def test_kernel_distance_is_the_whole_set_kid():
+    a, b = gaussian_features(40, 5, seed=17), gaussian_features(30, 5, seed=18, shift=0.5)
+    assert kernel_distance(a, b) == pytest.approx(polynomial_mmd2(a, b))
+    assert kernel_distance(a, a[::-1].copy()) == pytest.approx(polynomial_mmd2(a, a))
+    with pytest.raises(DrumsynthError, match="feature sizes differ"):
+        kernel_distance(a, b[:, :4])
+
+
+# ------------------------------------------------------------------------------------ bootstrap
+
+
+def _repeat(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.repeat(x, w.astype(int), axis=0)
+
+
+def test_weighted_figures_equal_the_figures_of_the_repeated_rows():
+    """A resample is a multiplicity vector: FAD, IS from it equal those of the materialised rows, and the
+    KID leaves out only the pairs of a row with its own copies."""
+    a, b = gaussian_features(30, 8, seed=20), gaussian_features(25, 8, seed=21, shift=0.4)
+    rng = np.random.default_rng(0)
+    wa = bootstrap.multiplicities(rng, np.zeros(30, dtype=int))
+    wb = bootstrap.multiplicities(rng, np.zeros(25, dtype=int))
+    assert wa.sum() == 30 and wb.sum() == 25 and (wa == 0).any()
+    pair = bootstrap.GramPair(a, b)
+    assert pair.frechet(wa, wb) == pytest.approx(frechet_distance(_repeat(a, wa), _repeat(b, wb)), rel=1e-9)
+    ones_a, ones_b = np.ones(30), np.ones(25)
+    assert pair.frechet(ones_a, ones_b) == pytest.approx(frechet_distance(a, b), rel=1e-9)
+    assert pair.mmd2(ones_a, ones_b) == pytest.approx(polynomial_mmd2(a, b), rel=1e-9)
+    # Distinct-row pairs only: over many resamples the KID stays centred on the full-set estimate, while
+    # the plain unbiased estimate on the repeated rows drifts up (copies pair with each other at k(x, x)).
+    same = gaussian_features(25, 8, seed=22)
+    est, distinct, naive = polynomial_mmd2(a, same), [], []
+    same_pair = bootstrap.GramPair(a, same)
+    for _ in range(200):
+        w1 = bootstrap.multiplicities(rng, np.zeros(30, dtype=int))
+        w2 = bootstrap.multiplicities(rng, np.zeros(25, dtype=int))
+        distinct.append(same_pair.mmd2(w1, w2))
+        naive.append(polynomial_mmd2(_repeat(a, w1), _repeat(same, w2)))
+    assert np.mean(naive) - est > 5 * abs(np.mean(distinct) - est)
+    probs = np.random.default_rng(3).dirichlet(np.ones(3), size=30)
+    assert bootstrap.weighted_inception_score(probs, wa) == pytest.approx(
+        inception_score(_repeat(probs, wa))[0], rel=1e-9)
+
+
+def test_multiplicities_keep_each_class_count():
+    strata = np.array([0] * 5 + [1] * 9 + [2] * 2)
+    w = bootstrap.multiplicities(np.random.default_rng(1), strata)
+    assert [w[strata == s].sum() for s in range(3)] == [5, 9, 2]
+
+
+def test_bootstrap_intervals_contain_the_estimate_narrow_with_n_and_are_seeded():
+    def intervals(n: int, seed: int = 0):
+        a, b = gaussian_features(n, 6, seed=30), gaussian_features(n, 6, seed=31, shift=0.3)
+        probs = np.random.default_rng(32).dirichlet(np.ones(3) * 0.5, size=n)
+        est = {"is": inception_score(probs)[0], "kid_x": kernel_distance(a, b), "fad_x": frechet_distance(a, b)}
+        return est, bootstrap.bootstrap_intervals(est, {"x": (a, b)}, probs, n_boot=100, seed=seed)
+
+    est, small = intervals(40)
+    _, large = intervals(320)
+    for key, value in est.items():
+        assert small[key].low <= value <= small[key].high, key
+        assert large[key].high - large[key].low < 0.6 * (small[key].high - small[key].low), key
+    assert intervals(40)[1] == small and intervals(40, seed=1)[1] != small
+    assert small["fad_x"].low >= 0.0 and small["is"].low >= 1.0
+
+
+def test_bootstrap_separates_a_shift_that_the_noise_floor_does_not_cover():
+    ref = gaussian_features(150, 6, seed=40)
+    same, shifted = gaussian_features(150, 6, seed=41), gaussian_features(150, 6, seed=42, shift=0.6)
+    for other, apart in ((same, False), (shifted, True)):
+        est = {"fad_x": frechet_distance(other, ref), "kid_x": kernel_distance(other, ref)}
+        ci = bootstrap.bootstrap_intervals(est, {"x": (other, ref)}, n_boot=200)
+        assert (ci["kid_x"].low > 0) == apart and (ci["fad_x"].low > 0.2) == apart
+
+
+def test_bootstrap_rejects_bad_requests():
+    a, b = gaussian_features(10, 3, seed=50), gaussian_features(12, 3, seed=51)
+    with pytest.raises(DrumsynthError, match="no bootstrap for 'is'"):
+        bootstrap.bootstrap_intervals({"is": 1.0}, {"x": (a, b)})                  # IS needs probs
+    with pytest.raises(DrumsynthError, match="no bootstrap for 'fad_y'"):
+        bootstrap.bootstrap_intervals({"fad_y": 1.0}, {"x": (a, b)})
+    with pytest.raises(DrumsynthError, match="same sounds"):
+        bootstrap.bootstrap_intervals({"fad_x": 1.0, "fad_z": 1.0}, {"x": (a, b), "z": (a[:5], b)})
+    with pytest.raises(DrumsynthError, match="labels"):
+        bootstrap.bootstrap_intervals({"fad_x": 1.0}, {"x": (a, b)}, labels=(["k"] * 3, None))
+    with pytest.raises(DrumsynthError, match=">= 2"):
+        bootstrap.bootstrap_intervals({"fad_x": 1.0}, {"x": (a, b)}, n_boot=1)
 
 
 # ------------------------------------------------------------------------------- reconstruction

@@ -5,6 +5,12 @@ fixed-size seeded subsets; FAD = ‖μ₁−μ₂‖² + Tr(Σ₁+Σ₂−2(Σ�
 the input dtype; inputs are numpy arrays or torch tensors. By convention ``feats_a`` is the set under
 test (generated sounds) and ``feats_b`` the reference (real data). ``tests/test_metrics.py`` checks
 all three against ``torchmetrics`` on the same features.
+
+``drumsynth evaluate`` reports :func:`kernel_distance` (the same unbiased MMD² over the whole sets: its
+sets hold a few hundred sounds, where KID's subsets only add noise) on *raw* embeddings, as the KID paper
+does, with bootstrap intervals (``drumsynth.metrics.bootstrap``). :func:`standardise` is kept for callers
+that want z-scored features, but a reference with near-constant dimensions (aisfx has some) turns small
+deviations into huge z-scores that the cubic kernel amplifies: docs/evaluation.md has the measurements.
 """
 
 from __future__ import annotations
@@ -114,6 +120,15 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
     return float(within_x + within_y - 2.0 * k_xy.mean())
 
 
+def kernel_distance(feats_a: Any, feats_b: Any) -> float:
+    """Unbiased MMD² (cubic polynomial kernel, d-scaled) between all rows of [N, D] and [M, D], N, M >= 2.
+
+    The estimate :func:`kernel_inception_distance` averages over subsets, computed once on the whole sets.
+    """
+    a, b = _feature_pair(feats_a, feats_b, min_samples=2)
+    return polynomial_mmd2(a, b)
+
+
 def kernel_inception_distance(feats_a: Any, feats_b: Any, *, subset_size: int = 1000, n_subsets: int = 100,
                               seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance: unbiased polynomial-kernel MMD² averaged over random subsets.
@@ -121,7 +136,7 @@ def kernel_inception_distance(feats_a: Any, feats_b: Any, *, subset_size: int = 
     Parameters
     ----------
     feats_a, feats_b : array or Tensor[N, D], [M, D]
-        Embeddings (standardise aisfx embeddings with :func:`standardise` first).
+        Embeddings (raw: see the module docstring on standardising).
     subset_size : int
         Rows drawn without replacement from each set per subset; capped at min(N, M). When the cap
         makes a subset the whole of both sets, every subset is the same and one is computed.
@@ -207,8 +222,9 @@ def frechet_distance(feats_a: Any, feats_b: Any) -> float:
 def standardise(feats_a: Any, feats_b: Any, *, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """z-score both sets with the per-dimension mean and std of the reference set ``feats_b`` (real data).
 
-    Used before KID on aisfx embeddings, whose dimensions have very different scales (the cubic kernel
-    would otherwise be dominated by the largest ones). Dimensions constant in the reference
+    Puts dimensions of very different scales on one footing, but a dimension nearly constant in the
+    reference (std just above ``eps``) turns any deviation into a huge z-score: ``drumsynth evaluate``
+    no longer standardises before KID (module docstring). Dimensions constant in the reference
     (std < ``eps``) are only centred.
 
     Returns
