@@ -15,6 +15,7 @@ latent navigation (seed Appendix A), which works for every family through the fa
 - :meth:`Session.new_direction` — "Change variation direction": new orthonormal ``e1``, ``e2``;
 - :meth:`Session.vary` — "Variation intensity" α: decode ``z_center + α·e1``;
 - :meth:`Session.plane` — the 2-D pad: decode ``z_center + x·e1 + y·e2``.
+- :meth:`Session.morph` — morph between two sounds: decode ``slerp`` (or ``lerp``) of their latents.
 
 Every argument is checked (:mod:`drumsynth.inference.checks`): a wrong type, a seed outside
 [0, 2**63 - 1], a rate outside 1000..384000 Hz, a non-finite or oversized sound, a latent beyond
@@ -397,6 +398,20 @@ class Session:
         conditioning (``None`` when unset) and leaves them as they are.
         Returns ``{"sliders": {class: weight} (empty when unset), "latent": list of latent_dim floats}``.
         """
+        z, weights = self._encode_sound(wave, sr)
+        if weights is not None:
+            self.sliders = weights
+        self.z_center = z
+        self.center_source, self.center_seed = "analyze", None
+        return {"sliders": self.slider_values(), "latent": self.z_center.tolist()}
+
+    @torch.no_grad()
+    def _encode_sound(self, wave: np.ndarray, sr: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One sound -> (latent Tensor[latent_dim], the model's class estimate Tensor[C] or ``None``).
+
+        A model with ``analyze`` estimates the class weights itself; any other encodes with the sliders
+        as its class conditioning (``None`` when unset) and gives no estimate.
+        """
         x = self._model_wave(wave, sr)
         if callable(getattr(self.model, "analyze", None)):
             z, c = self.model.analyze(x)
@@ -407,13 +422,41 @@ class Session:
         z = z[0].detach().cpu().float()
         if z.shape != (self.model.latent_dim,) or not torch.all(torch.isfinite(z)):
             raise DrumsynthError(f"{self.family} encoder gave no usable latent (shape {tuple(z.shape)})")
-        if weights is not None:
-            if weights.shape != (len(self.classes),) or not torch.all(torch.isfinite(weights)):
-                raise DrumsynthError(f"{self.family} encoder gave no usable class estimate {weights.tolist()}")
-            self.sliders = weights
-        self.z_center = z
-        self.center_source, self.center_seed = "analyze", None
-        return {"sliders": self.slider_values(), "latent": self.z_center.tolist()}
+        if weights is not None and (weights.shape != (len(self.classes),) or not torch.all(torch.isfinite(weights))):
+            raise DrumsynthError(f"{self.family} encoder gave no usable class estimate {weights.tolist()}")
+        return z, weights
+
+    def morph(self, a: tuple[np.ndarray, int], b: tuple[np.ndarray, int], t: float, *,
+              method: str = "slerp") -> Render:
+        """Morph between two sounds: one hit decoded from ``interp(z_a, z_b, t)``.
+
+        Parameters
+        ----------
+        a, b : ``(wave np.ndarray[T] or [C, T], sr)`` each, encoded like :meth:`analyze` does
+        t : 0 gives ``a``'s latent, 1 ``b``'s, in between the path chosen by ``method``
+        method : ``"slerp"`` (along the great circle, the usual GAN-latent path) or ``"lerp"``
+
+        The class weights are ``(1 - t)·c_a + t·c_b`` of the model's own estimates where it makes them
+        (drumgan), else the sliders (which must be set). Leaves the session's centre and sliders as
+        they are. Returns a Render of one hit.
+        """
+        t = checks.real("morph t", t)
+        if not 0.0 <= t <= 1.0:
+            raise DrumsynthError(f"morph t must be in [0, 1], got {t}")
+        if method not in ("slerp", "lerp"):
+            raise DrumsynthError(f"morph method must be 'slerp' or 'lerp', got {method!r}")
+        (za, ca), (zb, cb) = (self._encode_sound(*sound) for sound in (a, b))
+        if ca is None or cb is None:
+            if self.sliders is None:
+                raise DrumsynthError(f"{self.family} models estimate no class weights from a sound: set the "
+                                     f"class sliders first (one of {list(self.classes)} or explicit weights)")
+            labels = self.sliders
+        else:
+            labels = nav.lerp(ca, cb, t)
+        z = (nav.slerp if method == "slerp" else nav.lerp)(za, zb, t)[None]
+        params = {"t": t, "method": method}
+        return Render(waves=self._decode(z, labels[None]), sample_rate=self.model.sample_rate, latents=z,
+                      labels=labels[None].clone(), seed=None, provenance=self._provenance("morph", params))
 
     def slider_values(self) -> dict[str, float]:
         """The sliders as ``{class: weight}`` (empty when unset)."""
