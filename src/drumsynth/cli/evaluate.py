@@ -10,7 +10,7 @@ from drumsynth.cli.common import add_runtime_options, apply_runtime, emit, posit
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "evaluate", help="score real data and models: IS/KID/FAD with intervals, listener metrics, encoders",
-        description="Writes report.md, report.json and sheet.png to --out: Table 1 (IS, KID, FAD with 95%% "
+        description="Writes report.md, report.json and sheet.png to --out: Table 1 (IS, KID, FAD with 95% "
                     "bootstrap intervals, a real-vs-real row), the listener table per class (energy above "
                     "11 kHz, decay, attack, ticks, class agreement) against the real test kits, and Table 2 "
                     "(encoders). docs/evaluation.md explains every figure. With --peaq-conformance, instead "

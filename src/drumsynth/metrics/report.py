@@ -434,6 +434,8 @@ def evaluate(cache: Cache, out_dir: str | Path, *, classifier, aisfx=None, gener
 
     from drumsynth.metrics.sheet import comparison_sheet
 
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise DrumsynthError(f"the number of bootstrap resamples must be an integer >= 2, got {n_boot!r}")
     t0 = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
