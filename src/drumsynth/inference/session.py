@@ -74,6 +74,16 @@ def resolve_model(spec: str | None) -> Path:
                          f"(shipped: {sorted(shipped) or 'none'})")
 
 
+def _morph_args(t: object, method: object) -> tuple[float, str]:
+    """A morph position in [0, 1] and path name, checked."""
+    t = checks.real("morph t", t)
+    if not 0.0 <= t <= 1.0:
+        raise DrumsynthError(f"morph t must be in [0, 1], got {t}")
+    if method not in ("slerp", "lerp"):
+        raise DrumsynthError(f"morph method must be 'slerp' or 'lerp', got {method!r}")
+    return t, method
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -440,23 +450,55 @@ class Session:
         (drumgan), else the sliders (which must be set). Leaves the session's centre and sliders as
         they are. Returns a Render of one hit.
         """
-        t = checks.real("morph t", t)
-        if not 0.0 <= t <= 1.0:
-            raise DrumsynthError(f"morph t must be in [0, 1], got {t}")
-        if method not in ("slerp", "lerp"):
-            raise DrumsynthError(f"morph method must be 'slerp' or 'lerp', got {method!r}")
+        t, method = _morph_args(t, method)
         (za, ca), (zb, cb) = (self._encode_sound(*sound) for sound in (a, b))
         if ca is None or cb is None:
             if self.sliders is None:
                 raise DrumsynthError(f"{self.family} models estimate no class weights from a sound: set the "
                                      f"class sliders first (one of {list(self.classes)} or explicit weights)")
-            labels = self.sliders
-        else:
-            labels = nav.lerp(ca, cb, t)
-        z = (nav.slerp if method == "slerp" else nav.lerp)(za, zb, t)[None]
+            ca = cb = self.sliders
+        return self.morph_latents((za, ca), (zb, cb), t, method=method)
+
+    def morph_latents(self, a: tuple[Any, Any], b: tuple[Any, Any], t: float, *, method: str = "slerp") -> Render:
+        """Morph between two latents with their class weights (e.g. two earlier renders' ``latents[0]``
+        and ``labels[0]``, which the web page morphs between): one hit decoded from
+        ``interp(z_a, z_b, t)`` with the weights ``(1 - t)·c_a + t·c_b``.
+
+        Parameters
+        ----------
+        a, b : ``(z Tensor[latent_dim], c Tensor[C])`` each (weights as given: like the model's own
+            estimates, not checked against ``trained_classes``)
+        t, method : as in :meth:`morph`
+
+        Leaves the session's centre and sliders as they are. Returns a Render of one hit.
+        """
+        t, method = _morph_args(t, method)
+        za, zb = (checks.latent(end[0], self.model.latent_dim) for end in (a, b))
+        if len(za) != 1 or len(zb) != 1:
+            raise DrumsynthError(f"morph takes one latent per end, got {len(za)} and {len(zb)}")
+        ca, cb = (self._weight_row(end[1])[0] for end in (a, b))
+        labels = nav.lerp(ca, cb, t)
+        z = (nav.slerp if method == "slerp" else nav.lerp)(za[0], zb[0], t)[None]
         params = {"t": t, "method": method}
         return Render(waves=self._decode(z, labels[None]), sample_rate=self.model.sample_rate, latents=z,
                       labels=labels[None].clone(), seed=None, provenance=self._provenance("morph", params))
+
+    def set_center(self, z: Any) -> torch.Tensor:
+        """Set ``z_center`` to a given latent Tensor[latent_dim] (or a list of latent_dim numbers): for a
+        front end that keeps each user's centre itself (the web page sends it with every request), or
+        to continue from an earlier render's latent. Returns the centre."""
+        dim = self.model.latent_dim
+        if isinstance(z, list | tuple):
+            try:
+                z = np.asarray(z, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise DrumsynthError(f"the centre must be {dim} numbers, got {z!r:.200}") from err
+        z = checks.latent(z, dim)
+        if len(z) != 1:
+            raise DrumsynthError(f"the centre is one latent of {dim} numbers, got shape {tuple(z.shape)}")
+        self.z_center = checks.latent_in_range(z, " (the centre)")[0].clone()
+        self.center_source, self.center_seed = "given", None
+        return self.z_center
 
     def slider_values(self) -> dict[str, float]:
         """The sliders as ``{class: weight}`` (empty when unset)."""
