@@ -106,7 +106,7 @@ def _row(name: str, waves: np.ndarray, labels: list[str], reference, classifier)
             "class_agreement8": agree8, "class_agreement3": agree3}
 
 
-def score(out: Path, models: list[str], corpus: Path) -> list[dict]:
+def score(out: Path, models: list[str], corpus: Path, seed: int = SEED) -> list[dict]:
     from drumsynth.data.cache import load_cache
     from drumsynth.inference.session import Session
     from drumsynth.metrics.classifier import load_classifier
@@ -122,7 +122,7 @@ def score(out: Path, models: list[str], corpus: Path) -> list[dict]:
                  [r["label"] for r in kit.records], reference, classifier)]
     counts = Counter(held_labels)
     corpus_cache = load_cache(corpus)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     picks, labels = [], []
     for label, n in sorted(counts.items()):
         pool = [i for i in corpus_cache.indices("train") if corpus_cache.records[i]["label"] == label]
@@ -135,7 +135,7 @@ def score(out: Path, models: list[str], corpus: Path) -> list[dict]:
         session = Session.load(spec)
         waves, labels = [], []
         for k, (label, n) in enumerate(sorted(counts.items())):
-            render = session.generate(label, n=n * PER_HELD_OUT_FILE, seed=SEED + k)
+            render = session.generate(label, n=n * PER_HELD_OUT_FILE, seed=seed + 100 * k)
             waves.append(_fit(render.waves, render.sample_rate))
             labels += [label] * (n * PER_HELD_OUT_FILE)
         rows.append(_row(spec, np.concatenate(waves), labels, reference, classifier))
@@ -155,12 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     s.add_argument("--out", type=Path, default=Path("runs/finetune-bench"))
     s.add_argument("--json", type=Path, help="also write the rows here")
+    s.add_argument("--seed", type=int, default=SEED, help="seed of the generated hits and the corpus rows")
     s.add_argument("models", nargs="+", help="shipped family ids or checkpoint files")
     args = parser.parse_args(argv)
     if args.verb == "prepare":
         prepare(args.corpus, args.out)
         return 0
-    rows = score(args.out, args.models, args.corpus)
+    rows = score(args.out, args.models, args.corpus, args.seed)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

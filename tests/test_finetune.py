@@ -127,8 +127,8 @@ def test_a_preset_of_another_architecture_is_refused_but_training_settings_pass(
 
 def test_steps_scale_with_the_number_of_training_files(base, kit, tmp_path):
     assert steps_for(1) == MIN_STEPS and steps_for(10 ** 6) == MAX_STEPS
-    assert steps_for(34) == max(MIN_STEPS, 34 * STEPS_PER_FILE) and steps_for(100) == 100 * STEPS_PER_FILE
-    assert steps_for(101) > steps_for(100)
+    middle = (MIN_STEPS + MAX_STEPS) // (2 * STEPS_PER_FILE)
+    assert steps_for(middle) == middle * STEPS_PER_FILE < steps_for(middle + 1) == (middle + 1) * STEPS_PER_FILE
     with pytest.raises(DrumsynthError, match="empty"):
         steps_for(0)
     init = load_init(str(base))
@@ -138,11 +138,19 @@ def test_steps_scale_with_the_number_of_training_files(base, kit, tmp_path):
                                           *options])
         return run_config(args, "ndm", init, n_train).train.max_steps
 
-    assert steps(n_train=60) == steps_for(60) != steps(n_train=150) == steps_for(150)
+    assert steps(n_train=30) == steps_for(30) != steps(n_train=60) == steps_for(60)
     assert steps("--steps", "7") == 7 and steps("--set", "train.max_steps=9") == 9
-    # The finetune preset is the default with --init: lower learning rates than the model was trained with.
+    # The finetune preset is the default with --init: its cadence replaces the release's (tiny's).
     args = build_parser().parse_args(["train", "--init", str(base), "--data", str(kit), "--out", str(tmp_path)])
-    assert run_config(args, "ndm", init, 60).train.lr < load_checkpoint(base)["config"]["train"]["lr"]
+    train = run_config(args, "ndm", init, 60).train
+    assert (train.valid_every, train.plateau_window) == (50, 50)
+    assert load_checkpoint(base)["config"]["train"]["valid_every"] != 50
+
+
+def test_the_help_states_the_steps_rule():
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    text = " ".join(text.split())
+    assert f"{STEPS_PER_FILE} steps per training file (within {MIN_STEPS}-{MAX_STEPS})" in text
 
 
 def test_init_names_and_family_mismatches_are_one_line_errors(base, kit, tmp_path, capsys):

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "cores), paper (the seed's hyperparameters, for a GPU), "
                     "finetune (ndm; the default with --init). Fine-tuning: 'drumsynth train --init ndm --data "
                     "MYKIT_CACHE --out runs/mykit' starts from the shipped model, keeps its architecture and "
-                    "classes, and trains 10 steps per training file (within 200-2000) unless --steps is "
+                    "classes, and trains 20 steps per training file (within 200-2000) unless --steps is "
                     "given: a 40-file kit takes under 10 minutes on 2 cores. "
                     "Multi-process: torchrun --nproc_per_node N -m drumsynth.cli.main train ...")
     parser.add_argument("--family", help="wavegan | style | ndm | drumgan (default with --init: the model's)")

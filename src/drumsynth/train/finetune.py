@@ -12,7 +12,8 @@ enough to move a trained one towards its sound. The rules, in the order the CLI 
 - **Weights**: every module the recipe trains loads the checkpoint's weights strictly
   (:meth:`drumsynth.train.recipe.Recipe.init_from`); optimiser states start fresh.
 - **Steps**: without ``--steps``, :func:`steps_for` the number of training files: ``STEPS_PER_FILE``
-  steps per file, clamped to ``[MIN_STEPS, MAX_STEPS]`` (a 34-file kit: 340 steps).
+  steps per file, clamped to ``[MIN_STEPS, MAX_STEPS]`` (a 34-file kit: 680 steps, 6 minutes on 2 busy
+  cores; BENCHMARKS.md).
 - **Classes**: the model keeps its class list; classes the kit lacks keep the init's latent priors
   (a family's ``release_extra`` decides; ndm does).
 - **Provenance**: every release file of the run carries ``"init"`` (:meth:`InitModel.provenance`).
@@ -26,7 +27,7 @@ from typing import Any
 
 from drumsynth.errors import DrumsynthError
 
-STEPS_PER_FILE = 10
+STEPS_PER_FILE = 20
 MIN_STEPS = 200
 MAX_STEPS = 2000
 # Settings outside ``train`` that change which clips a run sees, not the model it builds.
