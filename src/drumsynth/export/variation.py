@@ -4,9 +4,9 @@ A :class:`Voice` is one instrument: a class (the sliders), a latent centre drawn
 with a seed, and the class's latent spread (``Session.latent_spread``). Its hits decode
 ``centre + a·e1`` for a fresh random direction ``e1`` per hit (``Session.variations``), with
 ``a = amount × spread``: an ``amount`` is a fraction of the distance between typical hits of the class,
-so 0.1 means the same for every family. Measured on the shipped models (LSD between two variations,
-BENCHMARKS/docs/kits.md): amount 0.1 moves a hit by 0.7-3.6 dB LSD, where two independent hits of a
-class lie 3.5-32 dB apart.
+so 0.1 means the same for every family. Measured on the shipped models' default kits
+(``scripts/kit_lsd.py``, docs/kits.md): at amount 0.1 round-robin samples lie 2.2 dB (ndm) and 1.5 dB
+(drumgan) LSD apart on average, where independent hits of a class lie 13.7 and 9.9 dB apart.
 
 Seeds are derived from the user's one seed and names (:func:`derive_seed`), so adding an instrument or
 a note never changes the sound of another.
