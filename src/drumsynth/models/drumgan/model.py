@@ -138,6 +138,15 @@ class DrumGANModel:
         z, c = self.analyze(wave)
         return self.generate(z, c)
 
+    def export_graphs(self) -> dict[str, torch.nn.Module]:
+        """Tensor-only modules for file exports (``drumsynth.export``), sharing this model's weights:
+        ``"decode"`` (:class:`DecodeGraph`, what :meth:`generate` computes) and, when the encoder was
+        trained, ``"encode"`` (:class:`EncodeGraph`, what :meth:`analyze` computes)."""
+        graphs: dict[str, torch.nn.Module] = {"decode": DecodeGraph(self)}
+        if self.encoder_trained:
+            graphs["encode"] = EncodeGraph(self)
+        return graphs
+
 
 def render_hits(spec: torch.Tensor, data: DataConfig, gain: float) -> torch.Tensor:
     """Generator output Tensor[B, 2, F, N] -> hits Tensor[B, length], peak 1, without the last
@@ -161,3 +170,40 @@ def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -
     load_weights(checkpoint, FAMILY, {"generator_ema": generator, "encoder": encoder})
     return DrumGANModel(config, generator, encoder, gain=float(extra.get("gain", 1.0)), classes=classes,
                         encoder_trained=bool(extra.get("encoder_trained", True)), device=device)
+
+
+class DecodeGraph(torch.nn.Module):
+    """:meth:`DrumGANModel.generate` without its argument checks, as one module that traces and exports:
+    z Tensor[B, latent_dim] + class sliders Tensor[B, C] -> hits Tensor[B, length], peak 1.
+
+    The inverse STFT is :class:`spectral.InverseGraph` (real arithmetic); the edge frames are zeroed by
+    a mask instead of an in-place write.
+    """
+
+    def __init__(self, model: DrumGANModel) -> None:
+        super().__init__()
+        self.generator = model.generator
+        n_frames = model.generator.sizes[-1][1]
+        self.inverse = spectral.InverseGraph(model.config.data, model.gain, n_frames)
+        mask = torch.ones(n_frames, device=model.device)
+        mask[n_frames - EDGE_FRAMES_DROPPED:] = 0.0
+        self.register_buffer("frame_mask", mask)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        spec = self.generator(z, labels) * self.frame_mask
+        return peak_normalise(self.inverse(spec)).clamp(-1.0, 1.0)
+
+
+class EncodeGraph(torch.nn.Module):
+    """:meth:`DrumGANModel.analyze` without its argument checks: clips Tensor[B, length] ->
+    (z Tensor[B, latent_dim], sliders Tensor[B, C]). Uses complex STFT ops (TorchScript, not ONNX)."""
+
+    def __init__(self, model: DrumGANModel) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.data, self.gain = model.config.data, model.gain
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        channels = spectral.to_channels(peak_normalise(wave), self.data, self.gain)
+        return self.encoder(spectral.log_magnitude(channels, self.data, self.gain))
+

@@ -96,7 +96,7 @@ class Generator(nn.Module):
         f0, n0 = self.sizes[0]
         # Pixel norm on z only: the class weights keep the magnitude the user set.
         h = self.input(torch.cat([self.pixel_norm(z), c], dim=1)) + self.class_embed(c)
-        h = h.view(len(z), self.channels[0], f0, n0)
+        h = h.view(z.shape[0], self.channels[0], f0, n0)
         h = self.blocks[0](self.pixel_norm(F.leaky_relu(h, LEAK)))
         previous = h
         for s in range(1, scale + 1):

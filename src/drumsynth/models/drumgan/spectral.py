@@ -95,3 +95,77 @@ def log_magnitude(channels: torch.Tensor, data: DataConfig, gain: float = 1.0) -
     db = db - db.amax(dim=(-2, -1), keepdim=True)
     floor = data.encoder_floor_db
     return db.clamp_min(-floor) / floor + 1.0
+
+
+class InverseGraph(torch.nn.Module):
+    """:func:`to_wave` in real arithmetic, for graph exports: Tensor[B, 2, F, n_frames] -> Tensor[B, length].
+
+    ONNX has no inverse STFT and the exporters handle complex tensors poorly, so the same steps are
+    written with real tensors only: divide by the gain, unpack the Nyquist bin, expand the magnitude,
+    undo the phase rotation, then each frame's inverse real DFT as two matrix products (cosine and sine
+    bases, Hann window folded in), overlap-add as ``n_fft / hop_length`` shifted copies, division by
+    the summed squared window and the centre padding cut. It agrees with :func:`to_wave` to float32
+    rounding (~1e-7). The bases (``[n_fft/2 + 1, n_fft]``, 8 MB each) are gathered inside ``forward``
+    from one period of cosine and sine: stored, they would double the size of an exported file.
+
+    Parameters
+    ----------
+    data : the model's DataConfig (``hop_length`` must divide ``n_fft``)
+    gain : the channel gain of the checkpoint
+    n_frames : the frame count of the generator's output (fixed: it sizes the rotation and envelope)
+    """
+
+    def __init__(self, data: DataConfig, gain: float, n_frames: int) -> None:
+        super().__init__()
+        n_fft, hop = data.n_fft, data.hop_length
+        if n_fft % hop:
+            raise ValueError(f"InverseGraph needs hop_length to divide n_fft, got {hop} and {n_fft}")
+        self.n_fft, self.hop_length, self.length = n_fft, hop, data.length
+        self.gain, self.power = float(gain), float(data.magnitude_power)
+        bins = n_fft // 2 + 1
+        angle = 2.0 * torch.pi * torch.arange(n_fft, dtype=torch.float64) / n_fft
+        self.register_buffer("cos_table", torch.cos(angle).float())
+        self.register_buffer("sin_table", torch.sin(angle).float())
+        # irfft weights every bin but DC and Nyquist twice; 1 / n_fft and the synthesis window fold in.
+        weight = torch.full((bins, 1), 2.0 / n_fft, dtype=torch.float64)
+        weight[0] = weight[-1] = 1.0 / n_fft
+        self.register_buffer("bin_weight", weight.float())
+        window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+        self.register_buffer("window", window.float())
+        rotation = phase_rotation(bins, n_frames, n_fft, hop) if data.demodulate else None
+        ones = torch.ones(bins, n_frames)
+        self.register_buffer("rotation_re", ones if rotation is None else rotation.real.contiguous())
+        self.register_buffer("rotation_im", 0 * ones if rotation is None else rotation.imag.contiguous())
+        overlap = n_fft // hop
+        envelope = torch.zeros((n_frames + overlap - 1) * hop, dtype=torch.float64)
+        for t in range(n_frames):
+            envelope[t * hop:t * hop + n_fft] += window.square()
+        envelope = envelope[n_fft // 2:n_fft // 2 + data.length]
+        self.register_buffer("inverse_envelope", (1.0 / envelope).float())
+
+    def forward(self, channels: torch.Tensor) -> torch.Tensor:
+        x = channels / self.gain
+        re, im = x[:, 0], x[:, 1]                                      # [B, F, N], bin 0 = DC + i Nyquist
+        zero = torch.zeros_like(re[:, :1])
+        re = torch.cat([re, im[:, :1]], dim=1)                         # [B, F + 1, N]
+        im = torch.cat([zero, im[:, 1:], zero], dim=1)
+        if self.power != 1.0:
+            scale = (torch.sqrt(re * re + im * im) + _EPS).pow(1.0 / self.power - 1.0)
+            re, im = re * scale, im * scale
+        # times conj(rotation): frames measure phase from their own start again
+        re, im = (re * self.rotation_re + im * self.rotation_im, im * self.rotation_re - re * self.rotation_im)
+        bins, n_fft = re.shape[1], self.n_fft
+        index = torch.remainder(torch.arange(bins, device=x.device)[:, None]
+                                * torch.arange(n_fft, device=x.device)[None, :], n_fft)
+        taper = self.bin_weight * self.window
+        frames = (torch.einsum("bkt,kn->btn", re, self.cos_table[index] * taper)
+                  - torch.einsum("bkt,kn->btn", im, self.sin_table[index] * taper))  # [B, N, n_fft]
+        batch, n_frames = frames.shape[0], frames.shape[1]
+        overlap = n_fft // self.hop_length
+        chunks = frames.reshape(batch, n_frames, overlap, self.hop_length)
+        total = torch.nn.functional.pad(chunks[:, :, 0], (0, 0, 0, overlap - 1))
+        for r in range(1, overlap):
+            total = total + torch.nn.functional.pad(chunks[:, :, r], (0, 0, r, overlap - 1 - r))
+        wave = total.reshape(batch, (n_frames + overlap - 1) * self.hop_length)
+        start = n_fft // 2
+        return wave[:, start:start + self.length] * self.inverse_envelope

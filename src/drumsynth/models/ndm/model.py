@@ -12,12 +12,19 @@ from typing import Any
 
 import torch
 
-from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, trim_or_pad
+from drumsynth.audio.dsp import (
+    griffin_lim,
+    mel_filterbank,
+    mel_spectrogram,
+    mel_to_linear,
+    peak_normalise,
+    trim_or_pad,
+)
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.ndm import controls, latent_prior
-from drumsynth.models.ndm.config import Config, n_frames
+from drumsynth.models.ndm.config import Config, mel_kwargs, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
 from drumsynth.models.ndm.mcnn import MCNN
 from drumsynth.models.ndm.wae import CWAE
@@ -93,8 +100,7 @@ class NDMModel:
             raise DrumsynthError(f"labels must be [B={batch}, C={n}] class weights, got {tuple(labels.shape)}")
         if not torch.isfinite(labels).all():
             raise DrumsynthError("labels must be finite class weights")
-        total = labels.abs().sum(1, keepdim=True)
-        return torch.where(total > 0, labels / total.clamp_min(1e-12), torch.full_like(labels, 1.0 / n))
+        return mix_weights(labels)
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
         return as_latent(z, self.latent_dim, self.device)
@@ -193,6 +199,15 @@ class NDMModel:
         labels = self._labels(labels, len(mel))
         return self.generate(self.wae.encode(self.wae.normalise(mel), labels), labels)
 
+    def export_graphs(self) -> dict[str, torch.nn.Module]:
+        """Tensor-only modules for file exports (``drumsynth.export``), sharing this model's weights:
+        ``"decode"`` (:class:`DecodeGraph`: :meth:`generate` with the MCNN inverter) and ``"encode"``
+        (:class:`EncodeGraph`: :meth:`encode` with the uniform class mix). Griffin-Lim, an iterative
+        baseline, is not exported: the inverter must be the MCNN."""
+        if self.inverter != "mcnn":
+            raise DrumsynthError(f"only the MCNN inverter can be exported, not {self.inverter!r}")
+        return {"decode": DecodeGraph(self), "encode": EncodeGraph(self)}
+
     # ---- the seed's controls -------------------------------------------------------------------
 
     def latent_from_controls(self, cls: str | None, p1: float, p2: float, p3: float = 0.0,
@@ -216,6 +231,44 @@ class NDMModel:
         if tuple(crop) != (0.0, 1.0):
             wave = controls.crop(wave, *crop)
         return wave
+
+
+def mix_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Class weights Tensor[B, C] -> the decoder's conditioning: each row divided by the sum of its
+    absolute values, all-zero rows uniform (see :meth:`NDMModel._labels`)."""
+    total = labels.abs().sum(1, keepdim=True)
+    return torch.where(total > 0, labels / total.clamp_min(1e-12), torch.full_like(labels, 1.0 / labels.shape[1]))
+
+
+class DecodeGraph(torch.nn.Module):
+    """:meth:`NDMModel.generate` (MCNN inverter) without its argument checks, as one module that traces
+    and exports: z Tensor[B, latent_dim] + class weights Tensor[B, C] -> Tensor[B, length] in [-1, 1]."""
+
+    def __init__(self, model: NDMModel) -> None:
+        super().__init__()
+        self.wae, self.mcnn, self.length = model.wae, model.mcnn, model.length
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        mel = self.wae.denormalise(self.wae.decode(z, mix_weights(labels)))
+        return self.mcnn.infer(mel, self.length)
+
+
+class EncodeGraph(torch.nn.Module):
+    """:meth:`NDMModel.encode` without labels (the uniform class mix) or checks: clips Tensor[B, length]
+    -> (z Tensor[B, latent_dim], the conditioning used Tensor[B, C]). Uses complex STFT ops (TorchScript,
+    not ONNX)."""
+
+    def __init__(self, model: NDMModel) -> None:
+        super().__init__()
+        self.wae, self.data = model.wae, model.config.data
+        n = len(model.classes)
+        self.register_buffer("uniform", torch.full((1, n), 1.0 / n, device=model.device))
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = self.uniform.expand(wave.shape[0], -1)
+        # mel_spectrogram itself, not features.mel: its chunk loop would fix the batch size of a trace
+        mel = mel_spectrogram(peak_normalise(wave), **mel_kwargs(self.data))
+        return self.wae.encode(self.wae.normalise(mel), labels), labels
 
 
 def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
