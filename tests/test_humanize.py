@@ -4,6 +4,7 @@ seed, velocity as level, tempo as asked, stems that sum to the mix, and one-line
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import mido
@@ -97,6 +98,7 @@ def test_cli_same_seed_same_bytes_and_stems_sum_to_the_mix(tmp_path, capsys):
                       extra=[mido.Message("note_on", channel=0, note=60, velocity=100, time=0)])
     runs = []
     for run in ("a", "b"):
+        time.sleep(1.05 if runs else 0)  # a clock second apart: no timestamp may reach the files
         (tmp_path / run).mkdir()
         assert main(["humanize", str(path), "--out", str(tmp_path / run / "mix.wav"), "--model", "ndm",
                      "--seed", "5", "--stems", "--bit-depth", "32f", "--json"]) == 0

@@ -22,6 +22,7 @@ from drumsynth.errors import DrumsynthError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".aifc", ".mp3", ".opus")
 WAV_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
 # soundfile's names for the RIFF INFO chunk fields it can write.
 INFO_FIELDS = ("title", "copyright", "software", "artist", "comment", "date", "album", "license",
                "tracknumber", "genre")
@@ -165,6 +166,10 @@ def encode_wav(wave: np.ndarray, sr: int, *, bit_depth: str = "24",
     channels = 1 if wave.ndim == 1 else wave.shape[1]
     with sf.SoundFile(buffer, "w", samplerate=int(sr), channels=channels, format="WAV",
                       subtype=WAV_SUBTYPES[bit_depth]) as fh:
+        if bit_depth == "32f":
+            # libsndfile stamps float files' PEAK chunk with the wall-clock time: without it, the same
+            # seed gives the same bytes (the chunk is optional and readers ignore its absence).
+            sf._snd.sf_command(fh._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         for key, value in (tags or {}).items():
             if key not in INFO_FIELDS:
                 raise DrumsynthError(f"WAV tag {key!r} is not one of {list(INFO_FIELDS)}")

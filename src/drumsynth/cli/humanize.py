@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     apply_runtime(args)
     amount = check_amount(args.amount)
-    output_paths(args.out, [], args.stems)  # a wrong --out is refused before any work
+    check_free(output_paths(args.out, [], False), args.overwrite)  # refused before any work
     pattern = read_pattern(args.pattern, bpm=args.bpm, tempo_from_file=args.tempo_from_file)
     session = Session.load(args.model, device=args.device)
     keys, _ = assign(session, pattern)

@@ -50,8 +50,16 @@ def _check_bpm(bpm: object) -> float:
     return float(bpm)
 
 
+def _mido():
+    try:
+        import mido
+    except ImportError as err:
+        raise DrumsynthError("reading MIDI files needs mido: pip install 'drumsynth[midi]'") from err
+    return mido
+
+
 def _load(path: Path):
-    import mido
+    mido = _mido()
 
     try:
         size = path.stat().st_size
@@ -73,7 +81,7 @@ def _load(path: Path):
 
 def _timed_messages(midi, bpm: float | None):
     """(seconds, message) over all tracks merged, by the file's tempo map or a constant ``bpm``."""
-    import mido
+    mido = _mido()
 
     now = 0.0
     if bpm is None:
