@@ -4,6 +4,7 @@ seed, velocity as level, tempo as asked, stems that sum to the mix, and one-line
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def test_corrupt_and_oversized_patterns_are_one_line_errors(tmp_path, capsys):
     write_midi(tmp_path / "long.mid", [(0, 36, 100), (700.0, 36, 100)])  # 350 s at 120 bpm
     expected = {"garbage.mid": "not a readable MIDI", "random.mid": "not a readable MIDI",
                 "empty.mid": "not a readable MIDI", "bass.mid": "no drum notes", "whistles.mid": "no note",
-                "long.mid": "patterns may run", "missing.mid": "cannot read"}
+                "long.mid": "patterns may run", "missing.mid": "no such file"}
     for name, message in expected.items():
         assert main(["humanize", str(tmp_path / name), "--out", str(tmp_path / "o.wav"), "--model", "ndm"]) == 2
         err = capsys.readouterr().err
@@ -153,6 +154,13 @@ def test_corrupt_and_oversized_patterns_are_one_line_errors(tmp_path, capsys):
                  ["--out", str(tmp_path / "o.wav"), "--bpm", "0"]):
         assert main(["humanize", str(tmp_path / "bass.mid"), "--model", "ndm", *argv]) == 2
         assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(DrumsynthError, match="not a regular file"):
+        read_pattern(fifo)
 
 
 def test_note_count_is_bounded(tmp_path):

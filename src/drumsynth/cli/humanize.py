@@ -50,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from drumsynth.export.humanize import (
         assign,
         check_free,
-        midi_sha256,
         output_paths,
         perform,
         write_performance,
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     sidecar = {
         "family": session.family, "checkpoint": str(session.checkpoint), "checkpoint_sha256": session.checkpoint_sha256,
         "options": dict(session.options), "version": drumsynth.__version__, "verb": "humanize", "seed": args.seed,
-        "amount": amount, "pattern": str(args.pattern), "pattern_sha256": midi_sha256(args.pattern),
+        "amount": amount, "pattern": str(args.pattern), "pattern_sha256": pattern.sha256,
         "tempo": pattern.tempo, "played": perf.played, "skipped_keys": skipped,
         "other_channel_notes": pattern.other_channel_notes, "mix_scale": perf.scale,
         "voices": {gm.note_label(k): v for k, v in perf.voices.items()}, "sample_rate": perf.sr,

@@ -19,7 +19,6 @@ factor (recorded), so the stems still add up to the mix. The same seed gives the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter
@@ -176,7 +175,3 @@ def write_performance(perf: Performance, paths: dict[str, Path], sidecar: dict[s
             raise DrumsynthError(f"{path} appeared while the pattern was rendered; not replaced")
         written.append(path)
     return written
-
-
-def midi_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

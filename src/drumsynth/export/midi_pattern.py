@@ -9,11 +9,13 @@ map. Bounded: a file of at most ``MAX_MIDI_BYTES``, at most ``MAX_NOTES`` drum n
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drumsynth.audio.io import open_regular
 from drumsynth.errors import DrumsynthError
 from drumsynth.inference.checks import MAX_HITS
 
@@ -41,6 +43,7 @@ class Pattern:
     notes: list[DrumNote] = field(default_factory=list)
     other_channel_notes: int = 0  # note-ons on channels other than 10
     tempo: str = ""  # how time was computed, for reports
+    sha256: str = ""  # of the file's bytes
 
 
 def _check_bpm(bpm: object) -> float:
@@ -59,15 +62,16 @@ def _mido():
 
 
 def _load(path: Path):
+    """(mido.MidiFile, the file's bytes)."""
     mido = _mido()
 
     try:
-        size = path.stat().st_size
-        if size > MAX_MIDI_BYTES:
-            raise DrumsynthError(f"MIDI file {path} is {size} bytes (limit {MAX_MIDI_BYTES})")
-        data = path.read_bytes()
+        with open_regular(path) as fh:  # a FIFO or a device is refused, not read forever
+            data = fh.read(MAX_MIDI_BYTES + 1)
     except OSError as err:
         raise DrumsynthError(f"cannot read MIDI file {path}: {err.strerror or err}") from err
+    if len(data) > MAX_MIDI_BYTES:
+        raise DrumsynthError(f"MIDI file {path} is over {MAX_MIDI_BYTES} bytes")
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as err:  # mido raises many types on corrupt input: one message for all
@@ -76,7 +80,7 @@ def _load(path: Path):
         raise DrumsynthError(f"{path} is a type 2 (asynchronous tracks) MIDI file; export type 0 or 1")
     if midi.ticks_per_beat <= 0:
         raise DrumsynthError(f"{path} uses SMPTE time (division {midi.ticks_per_beat}); export with ticks per beat")
-    return midi
+    return midi, data
 
 
 def _timed_messages(midi, bpm: float | None):
@@ -107,8 +111,9 @@ def read_pattern(path: str | Path, *, bpm: float | None = DEFAULT_BPM, tempo_fro
     """
     path = Path(path)
     bpm = None if tempo_from_file else _check_bpm(bpm)
-    midi = _load(path)
-    pattern = Pattern(tempo="the file's tempo map" if bpm is None else f"{bpm:g} bpm")
+    midi, data = _load(path)
+    pattern = Pattern(tempo="the file's tempo map" if bpm is None else f"{bpm:g} bpm",
+                      sha256=hashlib.sha256(data).hexdigest())
     try:
         for seconds, msg in _timed_messages(midi, bpm):
             if msg.type != "note_on" or msg.velocity == 0:
