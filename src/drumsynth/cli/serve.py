@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from drumsynth.export.wav import HitFolder
     from drumsynth.inference.session import Session
     from drumsynth.serve.instrument import Instrument
-    from drumsynth.serve.osc import OscServer, is_loopback
+    from drumsynth.serve.osc import OscServer, is_loopback, open_socket
     from drumsynth.serve.paths import AllowedFolders
 
     apply_runtime(args)
@@ -70,18 +70,23 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise DrumsynthError(f"cannot create output folder {args.out}: {err.strerror or err}") from None
     allowed = AllowedFolders([folder.folder, *args.allow])
-    session = Session.load(args.model, device=args.device)
-    instrument = Instrument(session, folder, out_sr=args.sr, bit_depth=args.bit_depth)
-    instrument.current()  # the first decode is the slow one (allocations, kernels): pay it before serving
     if not is_loopback(args.host):
         print(f"drumsynth serve: warning: listening on {args.host}, not loopback: anyone who can reach this "
               f"port can render into {folder.folder} and read sounds in {', '.join(map(str, allowed.folders))}",
               file=sys.stderr)
-    try:
-        server = OscServer(instrument, allowed, host=args.host, port=args.port, reply_port=args.reply_port,
-                           log=(lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None)
+    try:  # before the model loads: a port in use is known at once
+        sock = open_socket(args.host, args.port)
     except OSError as err:
         raise DrumsynthError(f"cannot listen on {args.host}:{args.port}: {err.strerror or err}") from None
+    try:
+        session = Session.load(args.model, device=args.device)
+        instrument = Instrument(session, folder, out_sr=args.sr, bit_depth=args.bit_depth)
+        instrument.current()  # the first decode is the slow one (allocations, kernels): pay it before serving
+    except BaseException:
+        sock.close()
+        raise
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
+    server = OscServer(instrument, allowed, sock=sock, reply_port=args.reply_port, log=log)
     replies = f"port {args.reply_port}" if args.reply_port else "the port each message came from"
     print(f"drumsynth serve: {session.label} listening on udp {server.host}:{server.port}, replying to the "
           f"sender at {replies}, writing to {Path(folder.folder).resolve()} (Ctrl-C stops)", flush=True)

@@ -70,6 +70,22 @@ RENDER_STREAM = "render"  # the one latest-wins lane: every render replaces the 
 MORPH_METHODS = ("lerp", "slerp")
 
 
+def open_socket(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> socket.socket:
+    """A UDP socket bound to ``host``:``port`` (port 0: any free one), with a large receive buffer.
+
+    Raises ``OSError`` (an address in use, a host this machine does not have).
+    """
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or an address) resolves only to loopback addresses."""
     try:
@@ -268,24 +284,18 @@ class OscServer:
     ----------
     instrument : what renders (its Session is used by the worker thread only)
     allowed : the folders ``/drum/analyze`` and ``/drum/morph`` may read
-    host, port : where to listen (port 0: any free port; :attr:`port` tells which)
+    sock : a socket from :func:`open_socket` (the server owns it from now on), or ``None`` to open one on
+        ``host``:``port`` (port 0: any free port; :attr:`port` tells which)
     reply_port : the port replies go to on the sender's address (0: the port the message came from)
     log : called with one line per request and reply (``drumsynth serve --verbose``), or ``None``
     """
 
-    def __init__(self, instrument: Instrument, allowed: AllowedFolders, *, host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT, reply_port: int = DEFAULT_REPLY_PORT,
+    def __init__(self, instrument: Instrument, allowed: AllowedFolders, *, sock: socket.socket | None = None,
+                 host: str = "127.0.0.1", port: int = DEFAULT_PORT, reply_port: int = DEFAULT_REPLY_PORT,
                  log: Callable[[str], None] | None = None) -> None:
         self.protocol = Protocol(instrument, allowed)
         self.reply_port, self.log = reply_port, log
-        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            self.sock.bind(address)
-        except OSError:
-            self.sock.close()
-            raise
+        self.sock = open_socket(host, port) if sock is None else sock
         self.sock.settimeout(POLL_SECONDS)
         self.host, self.port = self.sock.getsockname()[:2]
         self.worker = LatestWins(name="drumsynth-osc-render")
