@@ -1,0 +1,517 @@
+// The web instrument: wires the controls to the server's Session routes and the sounds to the display,
+// the history, morph A/B and the sequencer. The page keeps the navigation state (sliders, centre,
+// directions, pad) and sends it with each request; the server keeps one Session per model.
+
+import { client, getJSON, postFile, postJSON, Stream } from './api.js';
+import * as audio from './audio.js';
+import { Knob, Pad } from './controls.js';
+import { createDisplay } from './display.js';
+import { Sequencer } from './sequencer.js';
+
+const $ = (id) => document.getElementById(id);
+const SHORT = { kick: 'KCK', snare: 'SNR', clap: 'CLP', hihat_closed: 'HHC', hihat_open: 'HHO', cymbal: 'CYM',
+  tom: 'TOM', perc: 'PRC' };
+const HISTORY = 24; // chips shown
+const KEEP_SOUNDS = 96; // decoded sounds kept beyond those in use
+// Lanes a new page starts with: a class each (the first the model knows) and a pattern.
+const STARTER = [
+  ['kick', [0, 7, 8, 10]], ['snare', [4, 12]], ['hihat_closed', [0, 2, 4, 6, 8, 10, 12, 14]],
+  ['clap', [12]], ['cymbal', [0, 2, 4, 6, 8, 10, 12, 14]], ['tom', [14, 15]], ['perc', [3, 11]],
+];
+
+const state = {
+  model: null, info: null, sliders: [], cls: null, center: null, directionSeed: 0, padMode: 'pca',
+  lastNav: 'pad', current: null, morph: { a: null, b: null, mode: 'slerp' }, renders: 0,
+};
+const sounds = new Map();
+const latencies = [];
+// What tests and scripts/web_latency.py read.
+const hook = { client, state, sounds, latencies, errors: [], ready: false, lastLoop: null, lastKit: null,
+  plays: 0, peak: (reset) => audio.heldPeak(reset) };
+window.drumsynth = hook;
+
+// ---- status and errors ----------------------------------------------------------------------------
+
+function showError(err) {
+  const message = (err && err.message) || String(err);
+  $('error-text').textContent = message;
+  $('error').hidden = false;
+  hook.errors.push(message);
+}
+$('error-close').addEventListener('click', () => { $('error').hidden = true; });
+
+let inFlight = 0;
+async function tracked(promise) {
+  inFlight += 1;
+  $('busy-led').classList.add('on');
+  try {
+    return await promise;
+  } finally {
+    inFlight -= 1;
+    $('busy-led').classList.toggle('on', inFlight > 0);
+  }
+}
+
+function status(text) {
+  $('status').textContent = text;
+}
+
+// ---- sounds --------------------------------------------------------------------------------------
+
+async function fetchSound(meta) {
+  if (sounds.has(meta.id)) return sounds.get(meta.id);
+  const response = await fetch(meta.url);
+  if (!response.ok) throw new Error(`audio ${meta.id}: HTTP ${response.status}`);
+  const bytes = await response.arrayBuffer();
+  const [sha, buffer] = await Promise.all([audio.sha256(bytes), audio.decode(bytes)]);
+  const sound = { meta, bytes, buffer, sha };
+  sounds.set(meta.id, sound);
+  return sound;
+}
+
+function prune() {
+  if (sounds.size <= KEEP_SOUNDS) return;
+  const used = new Set([state.current && state.current.meta.id, state.morph.a, state.morph.b]);
+  for (const chip of $('history').children) used.add(chip.dataset.id);
+  for (const lane of seq.lanes) [lane.id, ...lane.variants].forEach((id) => used.add(id));
+  for (const id of sounds.keys()) {
+    if (sounds.size <= KEEP_SOUNDS) break;
+    if (!used.has(id)) sounds.delete(id);
+  }
+}
+
+// A render arrived: fetch and decode it, make it the current sound, and log the latency from the
+// control change (t0) to audio ready to play in this page.
+async function arrive(meta, t0, kind) {
+  if (!meta) return null; // replaced by a newer request
+  const sound = await fetchSound(meta);
+  const ms = performance.now() - t0;
+  latencies.push({ kind, ms, render_ms: meta.render_ms, server_ms: meta.server_ms, id: meta.id });
+  $('latency').textContent = `${ms.toFixed(0)} ms [${meta.render_ms.toFixed(0)}]`;
+  state.renders += 1;
+  setCurrent(sound);
+  addHistory(sound);
+  prune();
+  return sound;
+}
+
+function setCurrent(sound) {
+  state.current = sound;
+  document.body.dataset.sha = sound.sha;
+  document.body.dataset.renders = state.renders;
+  $('sound-name').textContent = sound.meta.name;
+  $('hash').textContent = `sha ${sound.sha.slice(0, 10)}`;
+  const link = $('download');
+  link.href = sound.meta.url;
+  link.download = sound.meta.name;
+  link.setAttribute('aria-disabled', 'false');
+  display.show(new Blob([sound.bytes], { type: 'audio/wav' })).catch(showError);
+}
+
+function addHistory(sound) {
+  const box = $('history');
+  const chip = document.createElement('button');
+  chip.className = 'chip';
+  chip.dataset.id = sound.meta.id;
+  const number = (sound.meta.name.match(/_(\d+)\.wav$/) || [])[1] || '';
+  chip.textContent = `${SHORT[sound.meta.class] || sound.meta.class.toUpperCase()} ${number}`;
+  chip.title = `${sound.meta.name} (${sound.meta.verb}): click to go back to it`;
+  chip.addEventListener('click', () => recall(sound));
+  box.prepend(chip);
+  while (box.children.length > HISTORY) box.lastChild.remove();
+}
+
+// Back to an earlier sound: it becomes the current sound and the centre of the plane.
+function recall(sound) {
+  setCurrent(sound);
+  if (sound.meta.model === state.model) {
+    state.center = sound.meta.latent;
+    state.sliders = state.info.classes.map((c) => sound.meta.labels[c]);
+    drawFaders();
+    setPadMode('plane', false);
+    pad.set(0, 0, false);
+    intensity.set(0, false);
+  }
+  playCurrent();
+}
+
+// ---- playback ------------------------------------------------------------------------------------
+
+let cursorRun = 0;
+async function playCurrent(region = null) {
+  if (!state.current) return;
+  await audio.resume();
+  const buffer = state.current.buffer;
+  const start = region ? region.start * buffer.duration : 0;
+  const length = region ? (region.end - region.start) * buffer.duration : buffer.duration;
+  audio.play(buffer, { offset: start, duration: length });
+  hook.plays += 1;
+  const run = ++cursorRun;
+  const began = audio.ctx.currentTime;
+  const tick = () => {
+    if (run !== cursorRun) return;
+    const t = audio.ctx.currentTime - began;
+    display.cursor(Math.min(start + t, buffer.duration));
+    if (t < length) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+const display = createDisplay({
+  waveEl: $('wave'), specEl: $('spectrogram'),
+  onClick: () => playCurrent(),
+  onSelect: (region) => {
+    $('crop').disabled = !region;
+    if (region) playCurrent(region);
+  },
+});
+
+$('play').addEventListener('click', () => playCurrent(display.selection()));
+document.addEventListener('keydown', (e) => {
+  if (e.code !== 'Space' || e.repeat) return;
+  if (['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName)) return;
+  e.preventDefault();
+  playCurrent(display.selection());
+});
+document.addEventListener('keyup', (e) => { if (e.code === 'Space' && e.target.tagName === 'BUTTON') e.preventDefault(); });
+
+$('dragout').addEventListener('dragstart', (e) => {
+  if (!state.current) return e.preventDefault();
+  const url = new URL(state.current.meta.url, location.href).href;
+  e.dataTransfer.setData('DownloadURL', `audio/wav:${state.current.meta.name}:${url}`);
+  e.dataTransfer.setData('text/uri-list', url);
+  e.dataTransfer.effectAllowed = 'copy';
+});
+
+$('crop').addEventListener('click', () => {
+  const region = display.selection();
+  if (!state.current || !region) return;
+  const t0 = performance.now();
+  tracked(postJSON('/api/crop', { id: state.current.meta.id, ...region }))
+    .then((meta) => arrive(meta, t0, 'crop')).catch(showError);
+});
+
+// ---- controls ------------------------------------------------------------------------------------
+
+const pad = new Pad($('pad'), $('puck'));
+const fine = new Knob($('fine'));
+const range = new Knob($('range'), (v) => `${v.toFixed(2)}σ`);
+const intensity = new Knob($('intensity'), (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+const stream = new Stream(showError);
+
+function navBody() {
+  return { model: state.model, sliders: state.sliders, center: state.center, direction_seed: state.directionSeed };
+}
+
+// Render the current navigation (`kind`: pad | plane | vary | morph) through the stream: the request
+// is built when it is sent, so it carries the newest values.
+function navigate(kind, t0 = performance.now()) {
+  state.lastNav = kind === 'morph' ? state.lastNav : kind;
+  stream.push(async (started) => {
+    let route;
+    let body;
+    if (kind === 'pad') {
+      route = '/api/pad';
+      body = { model: state.model, cls: state.cls, x: pad.x, y: pad.y, fine: fine.value, range: range.value };
+    } else if (kind === 'plane') {
+      route = '/api/plane';
+      body = { ...navBody(), x: pad.x * range.value, y: pad.y * range.value };
+    } else if (kind === 'vary') {
+      route = '/api/vary';
+      body = { ...navBody(), intensity: intensity.value };
+    } else {
+      route = '/api/morph';
+      body = { a: state.morph.a, b: state.morph.b, t: Number($('morph-t').value), mode: state.morph.mode };
+    }
+    await arrive(await tracked(postJSON(route, body)), started, kind);
+  }, t0);
+}
+
+// Navigation around the centre needs one: draw it first (Generate) when there is none yet.
+async function aroundCenter(kind, t0) {
+  if (!state.center) await generate();
+  navigate(kind, t0);
+}
+
+function setPadMode(mode, render = true) {
+  if (mode === 'pca' && !(state.info && state.info.pad)) mode = 'plane';
+  state.padMode = mode;
+  for (const b of $('pad-mode').children) b.classList.toggle('on', b.dataset.mode === mode);
+  $('fine').classList.toggle('off', mode !== 'pca');
+  $('pad').dataset.mode = mode;
+  if (!render) return;
+  if (mode === 'pca') navigate('pad');
+  else aroundCenter('plane').catch(showError);
+}
+
+$('pad-mode').addEventListener('click', (e) => { if (e.target.dataset.mode) setPadMode(e.target.dataset.mode); });
+$('pad').addEventListener('input', (e) => {
+  if (state.padMode === 'pca') navigate('pad', e.timeStamp);
+  else aroundCenter('plane', e.timeStamp).catch(showError);
+});
+$('fine').addEventListener('input', (e) => { if (state.padMode === 'pca') navigate('pad', e.timeStamp); });
+$('range').addEventListener('input', (e) => $('pad').dispatchEvent(new CustomEvent('input', { detail: e.detail })));
+$('intensity').addEventListener('input', (e) => aroundCenter('vary', e.timeStamp).catch(showError));
+$('direction').addEventListener('click', () => {
+  state.directionSeed = Math.floor(Math.random() * 2 ** 31);
+  if (state.padMode === 'pca') setPadMode('plane');
+  else aroundCenter(state.lastNav === 'vary' ? 'vary' : 'plane').catch(showError);
+});
+
+// The class sliders (DrumGAN VST) re-render around the centre; the class menu picks the pad's class
+// (the Neural Drum Machine) and sets the sliders to that class.
+function drawFaders() {
+  const box = $('faders');
+  box.innerHTML = '';
+  state.info.classes.forEach((cls, i) => {
+    const trained = state.info.trained_classes.includes(cls);
+    const col = document.createElement('label');
+    col.className = `fader${trained ? '' : ' untrained'}`;
+    const input = document.createElement('input');
+    Object.assign(input, { type: 'range', min: 0, max: 1, step: 0.01, value: state.sliders[i], disabled: !trained });
+    input.setAttribute('aria-label', `${cls} weight`);
+    input.dataset.cls = cls;
+    input.addEventListener('input', (e) => {
+      state.sliders[i] = Number(input.value);
+      aroundCenter(state.lastNav === 'plane' ? 'plane' : 'vary', e.timeStamp).catch(showError);
+    });
+    const name = document.createElement('span');
+    name.textContent = SHORT[cls] || cls.toUpperCase();
+    col.append(input, name);
+    box.append(col);
+  });
+}
+
+function oneHot(cls) {
+  return state.info.classes.map((c) => (c === cls ? 1 : 0));
+}
+
+$('class-menu').addEventListener('change', (e) => {
+  state.cls = e.target.value;
+  state.sliders = oneHot(state.cls);
+  drawFaders();
+  if (state.padMode === 'pca') navigate('pad', e.timeStamp);
+  else aroundCenter(state.lastNav === 'vary' ? 'vary' : 'plane', e.timeStamp).catch(showError);
+});
+
+// ---- Generate and Analyze ------------------------------------------------------------------------
+
+const newSeed = () => Math.floor(Math.random() * 2 ** 31);
+
+async function generate() {
+  const t0 = performance.now();
+  const meta = await tracked(postJSON('/api/generate', { model: state.model, sliders: state.sliders, seed: newSeed() }));
+  state.center = meta.center;
+  pad.set(0, 0, false);
+  intensity.set(0, false);
+  setPadMode('plane', false);
+  state.lastNav = 'plane';
+  return arrive(meta, t0, 'generate');
+}
+
+async function analyze(file) {
+  if (!file) return;
+  const t0 = performance.now();
+  status(`analyzing ${file.name}…`);
+  try {
+    const meta = await tracked(postFile('/api/analyze', {
+      model: state.model, name: file.name, sliders: state.sliders.join(','),
+    }, file));
+    state.center = meta.center;
+    if (state.info.estimates_classes) {
+      state.sliders = meta.sliders;
+      drawFaders();
+    }
+    pad.set(0, 0, false);
+    intensity.set(0, false);
+    setPadMode('plane', false);
+    state.lastNav = 'plane';
+    await arrive(meta, t0, 'analyze');
+    status(`analyzed ${file.name}`);
+  } catch (err) {
+    status('');
+    throw err;
+  }
+}
+
+$('generate').addEventListener('click', () => generate().catch(showError));
+$('file').addEventListener('change', (e) => {
+  analyze(e.target.files[0]).catch(showError).finally(() => { e.target.value = ''; });
+});
+const drop = $('drop');
+for (const type of ['dragenter', 'dragover']) {
+  drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add('over'); });
+}
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  analyze(e.dataTransfer.files[0]).catch(showError);
+});
+
+// ---- morph A/B -----------------------------------------------------------------------------------
+
+function setSlot(slot) {
+  if (!state.current) return;
+  state.morph[slot] = state.current.meta.id;
+  $(`${slot}-name`).textContent = state.current.meta.name.replace(/\.wav$/, '');
+  $(`set-${slot}`).classList.add('on');
+}
+$('set-a').addEventListener('click', () => setSlot('a'));
+$('set-b').addEventListener('click', () => setSlot('b'));
+$('morph-t').addEventListener('input', (e) => {
+  if (!state.morph.a || !state.morph.b) return showError(new Error('morph: set A and B first (the current sound)'));
+  navigate('morph', e.timeStamp);
+});
+$('morph-mode').addEventListener('click', (e) => {
+  const mode = e.target.dataset.mode;
+  if (!mode) return;
+  state.morph.mode = mode;
+  for (const b of $('morph-mode').children) b.classList.toggle('on', b.dataset.mode === mode);
+  if (state.morph.a && state.morph.b) navigate('morph');
+});
+
+// ---- sequencer -----------------------------------------------------------------------------------
+
+async function varyLane(lane) {
+  lane.vary = !lane.vary;
+  if (lane.vary && lane.id && !lane.variants.length) {
+    const answer = await tracked(postJSON('/api/variations', { id: lane.id, n: 4, amount: 0.1, seed: newSeed() }));
+    await Promise.all(answer.variations.map(fetchSound));
+    lane.variants = answer.variations.map((m) => m.id);
+  }
+  seq.draw();
+}
+
+const seq = new Sequencer($('lanes'), sounds, {
+  onAssign: (lane) => {
+    if (!state.current) return;
+    lane.id = state.current.meta.id;
+    lane.variants = [];
+    lane.vary = false;
+    seq.draw();
+  },
+  onVary: (lane) => varyLane(lane).catch((err) => { lane.vary = false; seq.draw(); showError(err); }),
+  onChange: () => {},
+});
+hook.seq = seq;
+// Nothing on its way: no request in flight and no control change waiting (tests wait for this).
+hook.idle = () => inFlight === 0 && !stream.busy;
+
+const tempo = new Knob($('tempo'), (v) => `${v.toFixed(0)}`);
+const swing = new Knob($('swing'), (v) => `${Math.round(v * 100)}%`);
+$('tempo').addEventListener('input', (e) => { seq.tempo = e.detail; });
+$('swing').addEventListener('input', (e) => { seq.swing = e.detail; });
+$('seq-play').addEventListener('click', async () => {
+  await audio.resume();
+  if (seq.playing) seq.stop();
+  else seq.start();
+  $('seq-play').textContent = seq.playing ? '■ STOP' : '▶ RUN';
+  $('seq-play').classList.toggle('on', seq.playing);
+});
+$('lane-add').addEventListener('click', () => seq.addLane());
+$('lane-remove').addEventListener('click', () => seq.removeLane());
+
+function offer(href, name) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  offer(url, name);
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+$('export-loop').addEventListener('click', async () => {
+  try {
+    const samples = await seq.renderBar(44100);
+    let peak = 0;
+    for (const v of samples) peak = Math.max(peak, Math.abs(v));
+    const bytes = audio.encodeWav(samples, 44100);
+    hook.lastLoop = { sha: await audio.sha256(bytes), bytes: bytes.byteLength, peak };
+    saveBlob(new Blob([bytes], { type: 'audio/wav' }), `drumsynth-loop-${Math.round(seq.tempo)}bpm.wav`);
+  } catch (err) {
+    showError(err);
+  }
+});
+
+$('export-kit').addEventListener('click', async () => {
+  const lanes = seq.lanes.filter((lane) => lane.id)
+    .map((lane) => ({ id: lane.id, variants: lane.vary ? lane.variants : [] }));
+  if (!lanes.length) return showError(new Error('kit: put a sound on a lane first'));
+  try {
+    hook.lastKit = await tracked(postJSON('/api/kit', { lanes, name: 'drumsynth-web-kit' }));
+    offer(hook.lastKit.url, hook.lastKit.name);
+  } catch (err) {
+    showError(err);
+  }
+});
+
+async function fillLanes() {
+  const known = state.info.trained_classes;
+  const picks = STARTER.filter(([cls]) => known.includes(cls));
+  for (const [i, lane] of seq.lanes.entries()) {
+    if (lane.id || !picks.length) continue;
+    const [cls, steps] = picks[i % picks.length];
+    const meta = await postJSON('/api/generate', { model: state.model, sliders: oneHot(cls), seed: 1000 + i });
+    await fetchSound(meta);
+    lane.id = meta.id;
+    lane.steps = new Array(16).fill(false).map((_, s) => steps.includes(s));
+    addHistory(sounds.get(meta.id));
+  }
+  seq.draw();
+}
+
+// ---- models --------------------------------------------------------------------------------------
+
+async function loadModel(key) {
+  status(`loading ${key}…`);
+  const info = await tracked(getJSON(`/api/model?key=${encodeURIComponent(key)}`));
+  Object.assign(state, { model: key, info, center: null, cls: info.trained_classes[0], lastNav: 'pad' });
+  state.sliders = oneHot(state.cls);
+  const menu = $('class-menu');
+  menu.innerHTML = '';
+  for (const cls of info.trained_classes) menu.append(new Option(cls.replace('_', ' '), cls));
+  drawFaders();
+  $('pad-mode').hidden = !info.pad;
+  $('fine').hidden = !info.pad;
+  $('drop').title = info.estimates_classes
+    ? 'choose or drop a sound: it becomes the centre and sets the class sliders'
+    : 'choose or drop a sound: it becomes the centre (encoded with the class sliders)';
+  pad.set(0, 0, false);
+  intensity.set(0, false);
+  status(`${info.family} · ${info.classes.length} classes · latent ${info.latent_dim}`);
+  if (info.pad) {
+    setPadMode('pca', false);
+    const t0 = performance.now();
+    await arrive(await tracked(postJSON('/api/pad', { model: key, cls: state.cls, x: 0, y: 0, fine: 0, range: range.value })), t0, 'pad');
+  } else {
+    setPadMode('plane', false);
+    await generate();
+  }
+}
+
+$('model').addEventListener('change', (e) => loadModel(e.target.value).catch(showError));
+
+async function start() {
+  const { default: key, models } = await getJSON('/api/models');
+  for (const m of models) $('model').append(new Option(m.label, m.key, m.key === key, m.key === key));
+  await loadModel(key);
+  await fillLanes();
+  hook.ready = true;
+  document.body.dataset.ready = 'true';
+}
+
+// The meter, fed by the master bus.
+(function meter() {
+  const level = audio.level();
+  $('meter-fill').style.width = `${Math.min(100, level * 100)}%`;
+  requestAnimationFrame(meter);
+})();
+
+start().catch(showError);
