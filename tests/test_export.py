@@ -66,11 +66,11 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def export_and_check(model: str | Path, fmt: str, folder: Path) -> tuple[Session, dict, dict]:
+def export_and_check(model: str | Path, fmt: str, folder: Path, *options: str) -> tuple[Session, dict, dict]:
     """Export through the CLI, reload in a fresh process; returns the Session, the sidecar and the report."""
     session = Session.load(str(model))
     out = folder / f"{session.family}{SUFFIX[fmt]}"
-    assert main(["export", "--model", str(model), "--format", fmt, "--out", str(out)]) == 0
+    assert main(["export", "--model", str(model), "--format", fmt, "--out", str(out), *options]) == 0
     sidecar = json.loads(Path(str(out) + ".json").read_text())
     report = verify(session, fmt, out)
     facts = report["facts"]
@@ -94,7 +94,7 @@ def export_and_check(model: str | Path, fmt: str, folder: Path) -> tuple[Session
     return session, sidecar, report
 
 
-def check_nn_tilde(session: Session, facts: dict, report: dict) -> None:
+def check_nn_tilde(session: Session, facts: dict, report: dict, host_sr: int | None = None) -> None:
     """The TorchScript file against nn~'s conventions, as the fresh process saw it."""
     d, n_classes = session.model.latent_dim, len(session.classes)
     has_encoder = "encode" in session.export_graphs()
@@ -113,7 +113,9 @@ def check_nn_tilde(session: Session, facts: dict, report: dict) -> None:
                                          for b in (1, 4)]
     assert facts["attributes"] == {"onset_db": {"types": [2], "value": -40.0, "set_same": 0},
                                    "choke": {"types": [0], "value": False, "set_same": 0}}
-    assert facts["sr"] == facts["sampling_rate"] == session.model.sample_rate
+    model_sr = session.model.sample_rate
+    assert facts["sr"] == facts["sampling_rate"] == (host_sr or model_sr) and facts["model_sr"] == model_sr
+    assert facts["length"] == round(session.model.length * (host_sr or model_sr) / model_sr)
     assert facts["latent_size"] == d
     # a trigger through nn~'s calling convention plays exactly the Session's hit, then silence
     assert report["stream_max_abs_diff"] < TOLERANCE
@@ -190,10 +192,9 @@ def test_overlapping_hits_add_and_choke_cuts(ndm_ts):
     assert module.set_onset_db(5.0) == -1 and module.get_onset_db() == -40.0  # refused, unchanged
 
 
-def test_encode_captures_each_hit_and_decode_replays_it(ndm_ts):
-    session, path = ndm_ts
-    z, labels = check_inputs(session)
-    length, ratio = session.model.length, 64
+def check_encode(session: Session, path: Path, ratio: int) -> None:
+    """encode captures every hit from its onset and holds its code; forward replays it through decode."""
+    length = session.model.length
     kick = torch.from_numpy(synth_hit("kick", sr=session.model.sample_rate, seconds=0.5))
     kick = kick[torch.nonzero(kick.abs() > 10 ** (-40 / 20))[0, 0]:]    # it starts on its onset
     clip = torch.zeros(length)
@@ -203,26 +204,44 @@ def test_encode_captures_each_hit_and_decode_replays_it(ndm_ts):
     audio = torch.zeros(1, 1, n)
     for at in onsets:
         audio[0, 0, at:at + length] = clip
-    module = torch.jit.load(str(path))
-    code = play(module, "encode", audio)[0, :, ::ratio]                # one value per frame
+    code = play(torch.jit.load(str(path)), "encode", audio)[0, :, ::ratio]   # one value per frame
     pulses = torch.nonzero(code[0]).flatten().tolist()
     # one one-frame pulse per hit, in the frame where its last sample arrived
     assert pulses == [(at + length - 1) // ratio for at in onsets]
     with torch.no_grad():
-        expected = session.model.encode(clip[None])[0]
+        if callable(getattr(session.model, "analyze", None)):
+            z, weights = session.model.analyze(clip[None])
+        else:  # ndm encodes with the uniform class mix, and says so
+            z, weights = session.model.encode(clip[None]), torch.full((1, len(session.classes)), 1 / len(session.classes))
+    d = session.model.latent_dim
     for frame in pulses:
-        assert torch.max(torch.abs(code[1:1 + len(expected), frame] - expected)) < TOLERANCE
-        n = len(session.classes)   # ndm encodes with the uniform mix, and says so
-        assert torch.allclose(code[1 + len(expected):, frame], torch.full((n,), 1 / n))
+        assert torch.max(torch.abs(code[1:1 + d, frame] - z[0])) < TOLERANCE
+        assert torch.max(torch.abs(code[1 + d:, frame] - weights[0])) < TOLERANCE
     assert torch.equal(code[1:, pulses[0]], code[1:, pulses[1] - 1])   # held between captures
     # forward = decode(encode(x)): the replayed hits, each starting on its pulse frame
     replay = play(torch.jit.load(str(path)), "forward", audio)[0, 0]
     again = play(torch.jit.load(str(path)), "decode", play(torch.jit.load(str(path)), "encode", audio))[0, 0]
     assert torch.equal(replay, again)
-    hit = eager_decode(session, expected[None], code[1 + len(expected):, pulses[0]][None])[0]
+    hit = eager_decode(session, code[1:1 + d, pulses[0]][None], code[1 + d:, pulses[0]][None])[0]
     start = pulses[0] * ratio
-    assert torch.max(torch.abs(replay[start:start + length] - hit)) < TOLERANCE
+    assert hit.abs().max() > 1e-3 and torch.max(torch.abs(replay[start:start + length] - hit)) < TOLERANCE
     assert torch.all(replay[:start] == 0)
+
+
+def test_encode_captures_each_hit_and_decode_replays_it(ndm_ts):
+    check_encode(*ndm_ts, ratio=64)
+
+
+def test_torchscript_for_another_host_rate_resamples_the_hits(tiny_models, tmp_path):
+    """ndm runs at 22.05 kHz; exported for a 44.1 kHz host its hits are the Session's, band-limited
+    resampled (checked against scipy.signal.resample), and the LibTorch methods stay at the model rate."""
+    session, sidecar, report = export_and_check(tiny_models["ndm"], "torchscript", tmp_path, "--sr", "44100")
+    check_nn_tilde(session, report["facts"], report, host_sr=44100)
+    assert sidecar["nn_tilde"]["sr"] == 44100 and sidecar["sample_rate"] == session.model.sample_rate
+    assert report["stream_max_abs_diff"] < min(TOLERANCE, 1e-3 * report["reference_peak"])
+    assert main(["export", "--model", str(tiny_models["ndm"]), "--format", "torchscript", "--out",
+                 str(tmp_path / "bad.ts"), "--sr", "1000"]) == 2
+    assert not (tmp_path / "bad.ts").exists()
 
 
 def test_untrained_drumgan_exports_without_encode(tiny_models):
@@ -307,3 +326,11 @@ def test_shipped_model_exports_match(family, fmt, tmp_path):
     session, _, report = export_and_check(family, fmt, tmp_path)
     if fmt == "torchscript":
         check_nn_tilde(session, report["facts"], report)
+
+
+@pytest.mark.slow
+def test_shipped_drumgan_encode_sets_the_sliders_from_the_hit(tmp_path):
+    session = Session.load("drumgan")
+    out = tmp_path / "drumgan.ts"
+    export_model(session, "torchscript", out)
+    check_encode(session, out, ratio=256)

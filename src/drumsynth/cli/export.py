@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ratio", type=ratio_int, default=None,
                         help="torchscript: samples per frame of nn~'s trigger/latent signals (power of two, "
                              "default 256)")
+    parser.add_argument("--sr", type=int, default=None,
+                        help="torchscript: the sample rate nn~ will run at, e.g. 44100 or 48000 (default the "
+                             "model's own; hits and recordings are resampled between the two)")
     parser.add_argument("--verify", action="store_true",
                         help="reload the file in a fresh process and report the largest difference from the "
                              "Session's own hits")
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     apply_runtime(args)
     session = Session.load(args.model)
-    result = export_model(session, args.fmt, args.out, overwrite=args.overwrite, ratio=args.ratio)
+    result = export_model(session, args.fmt, args.out, overwrite=args.overwrite, ratio=args.ratio,
+                          host_sr=args.sr)
     text = f"{result['file']} ({result['bytes'] / 1e6:.1f} MB, {session.label}) + {result['metadata']}"
     if args.verify:
         from drumsynth.export.verify import verify

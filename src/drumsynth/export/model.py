@@ -46,23 +46,26 @@ def torchscript_record(module) -> dict[str, Any]:
                       "output_labels": list(getattr(module, f"{name}_output_labels"))}
                for name in module.get_methods()}
     attributes = {name: getattr(module, f"get_{name}")() for name in module.get_attributes()}
-    return {"nn_tilde": {"methods": methods, "attributes": attributes, "ratio": int(module.ratio)},
+    return {"nn_tilde": {"methods": methods, "attributes": attributes, "ratio": int(module.ratio),
+                         "sr": int(module.sr), "length": int(module.length)},
             "encoder": "encode" in methods}
 
 
 def export_model(session: Session, fmt: str, out: str | Path, *, overwrite: bool = False,
-                 ratio: int | None = None) -> dict[str, Any]:
+                 ratio: int | None = None, host_sr: int | None = None) -> dict[str, Any]:
     """Write ``session``'s model to ``out`` as ``fmt`` (one of ``FORMATS``) with its JSON sidecar.
 
     ``ratio`` (TorchScript only): samples per frame of nn~'s trigger/latent signals, a power of two
-    (default 256). Returns ``{"format", "family", "file", "metadata", "bytes"}``. Existing files are a
+    (default 256); ``host_sr`` (TorchScript only): the sample rate nn~ will run at (default the
+    model's; the module resamples between the two). Returns ``{"format", "family", "file", "metadata", "bytes"}``. Existing files are a
     ``DrumsynthError`` (checked before any work) unless ``overwrite``.
     """
     from drumsynth.errors import DrumsynthError
 
     path, sidecar = output_paths(out, fmt)
-    if ratio is not None and fmt != "torchscript":
-        raise DrumsynthError(f"ratio applies to torchscript exports only, not {fmt}")
+    for name, value in (("ratio", ratio), ("host sample rate", host_sr)):
+        if value is not None and fmt != "torchscript":
+            raise DrumsynthError(f"the {name} applies to torchscript exports only, not {fmt}")
     check_targets([path, sidecar], overwrite)
     graphs = session.export_graphs()
     z, labels = check_inputs(session)
@@ -70,7 +73,8 @@ def export_model(session: Session, fmt: str, out: str | Path, *, overwrite: bool
     if fmt == "torchscript":
         from drumsynth.export import torchscript
 
-        module = torchscript.scripted_module(session, graphs, z, labels, ratio or torchscript.DEFAULT_RATIO)
+        module = torchscript.scripted_module(session, graphs, z, labels, ratio or torchscript.DEFAULT_RATIO,
+                                             host_sr)
         record = metadata(session, fmt, path, **extra, **torchscript_record(module))
         payload = torchscript.torchscript_bytes(module, to_json(record))
     else:

@@ -30,9 +30,10 @@ def nn_tilde_call(model, method, signals):
     return out.repeat_interleave(out_ratio, dim=-1).reshape(batch, out_dim, -1)
 
 
-def stream_decode(torch, model, z, labels, length):
-    """Every (z, labels) row played as one trigger through ``decode`` in nn~ buffers -> [n, length]."""
-    d, ratio = z.shape[1], int(model.decode_params[1])
+def stream_decode(torch, model, z, labels):
+    """Every (z, labels) row played as one trigger through ``decode`` in nn~ buffers -> [n, length]
+    (``length`` at the module's ``sr``), with the largest sample before the trigger and after the hit."""
+    d, ratio, length = z.shape[1], int(model.decode_params[1]), int(model.length)
     start = TRIGGER_FRAME * ratio
     n_buffers = -(-(start + length) // NN_BUFFER) + 1
     total = n_buffers * NN_BUFFER
@@ -63,8 +64,9 @@ def torchscript_facts(torch, model):
         value = getattr(model, f"get_{name}")()
         attributes[name] = {"types": [int(v) for v in getattr(model, f"{name}_params")], "value": value,
                             "set_same": getattr(model, f"set_{name}")(value)}
-    return {"methods": methods, "attributes": attributes, "sr": int(model.sr),
-            "sampling_rate": int(model.sampling_rate), "latent_size": int(model.latent_size)}
+    return {"methods": methods, "attributes": attributes, "sr": int(model.sr), "model_sr": int(model.model_sr),
+            "sampling_rate": int(model.sampling_rate), "latent_size": int(model.latent_size),
+            "length": int(model.length)}
 
 
 def run_torchscript(path, z, labels, facts):
@@ -77,7 +79,7 @@ def run_torchscript(path, z, labels, facts):
     with torch.no_grad():
         facts.update(torchscript_facts(torch, model))
         wave = model.generate(torch.from_numpy(z), torch.from_numpy(labels))
-        stream, before, after = stream_decode(torch, model, z, labels, wave.shape[1])
+        stream, before, after = stream_decode(torch, model, z, labels)
     facts["stream_silent_before"], facts["stream_silent_after"] = before, after
     return {"wave": wave.numpy(), "stream": stream.numpy()}
 

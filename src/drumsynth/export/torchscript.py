@@ -26,10 +26,14 @@ default; d = latent_dim, C = the number of classes):
 ``forward`` [B, 1, N] -> [B, 1, N]
     ``decode(encode(x))`` (RAVE's convention: audio in, resynthesised audio out).
 
-For LibTorch hosts the file also has ``generate(z [B, d], labels [B, C]) -> [B, length]`` and, with an
-encoder, ``analyze(wave [B, length]) -> (z, labels)``. nn~ runs at the host's sample rate: run it at
-the model's own (``sr``), or the hits play at the wrong speed. The metadata record is inside the file
-(``_extra_files["drumsynth.json"]``).
+nn~ runs at the host's sample rate and does not resample: the streaming methods work at ``sr``, the
+host rate given at export (``host_sr``, default the model's own ``model_sr``). When they differ, decode
+resamples each hit from the model's rate and encode resamples each recording to it (band-limited, by
+FFT over the zero-padded hit: :meth:`NNTildeModule.resample`), and ``length`` counts samples at ``sr``.
+
+For LibTorch hosts the file also has ``generate(z [B, d], labels [B, C]) -> [B, model_length]`` and, with
+an encoder, ``analyze(wave [B, model_length]) -> (z, labels)``, both at the model's own rate. The
+metadata record is inside the file (``_extra_files["drumsynth.json"]``).
 """
 
 from __future__ import annotations
@@ -71,16 +75,22 @@ class NNTildeModule(torch.nn.Module):
     encoder : Tensor[B, length] -> (z, labels), or None
     latent_dim, classes, sample_rate, length : the model's
     ratio : frames of the latent/trigger signals are ``ratio`` samples long (a power of 2)
+    host_sr : the rate nn~ will run at (default ``sample_rate``)
     """
 
     def __init__(self, decoder: torch.nn.Module, encoder: torch.nn.Module | None, *, latent_dim: int,
-                 classes: list[str], sample_rate: int, length: int, ratio: int = DEFAULT_RATIO) -> None:
+                 classes: list[str], sample_rate: int, length: int, ratio: int = DEFAULT_RATIO,
+                 host_sr: int | None = None) -> None:
         super().__init__()
         self.decoder = decoder
         self.encoder = NoEncoder() if encoder is None else encoder
         self.has_encoder = encoder is not None
-        self.sr = int(sample_rate)               # RAVE's name
-        self.sampling_rate = int(sample_rate)
+        host_sr = int(sample_rate if host_sr is None else host_sr)
+        self.sr = host_sr                        # RAVE's name: the rate of the streaming methods
+        self.sampling_rate = host_sr
+        self.model_sr = int(sample_rate)
+        self.model_length = int(length)
+        length = round(length * host_sr / sample_rate)
         self.latent_size = int(latent_dim)       # RAVE's name
         self.classes = list(classes)
         self.n_classes = len(classes)
@@ -91,7 +101,7 @@ class NNTildeModule(torch.nn.Module):
         self._attributes = ["onset_db", "choke"]
         self.register_buffer("onset_db_params", torch.tensor([TYPE_HASH[float]]))
         self.register_buffer("choke_params", torch.tensor([TYPE_HASH[bool]]))
-        self._methods: list[str] = []
+        self._methods = []
         code = ([f"(signal) latent {i}" for i in range(latent_dim)]
                 + [f"(signal) class weight {name}" for name in classes])
         hit = ["(signal) drum hits"]
@@ -152,13 +162,37 @@ class NNTildeModule(torch.nn.Module):
 
     @torch.jit.export
     def generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """z Tensor[B, d] + class weights Tensor[B, C] -> hits Tensor[B, length] (Session.generate's)."""
+        """z Tensor[B, d] + class weights Tensor[B, C] -> hits Tensor[B, model_length] at ``model_sr``
+        (Session.generate's)."""
         return self.decoder(z, labels)
 
     @torch.jit.export
     def analyze(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clips Tensor[B, length] at ``sr`` -> (z Tensor[B, d], class weights Tensor[B, C])."""
+        """Clips Tensor[B, model_length] at ``model_sr`` -> (z Tensor[B, d], class weights Tensor[B, C])."""
         return self.encoder(wave)
+
+    @torch.jit.export
+    def resample(self, x: torch.Tensor, n_out: int) -> torch.Tensor:
+        """Hits Tensor[B, n] -> Tensor[B, n_out]: the same duration at the rate ``n_out / n`` times as high.
+
+        Band-limited: the spectrum of the hit, zero-padded to twice its length so that its tail cannot
+        wrap onto its attack, is cut (or padded) at the new Nyquist frequency and inverted; exact for
+        ``n_out == n``.
+        """
+        n_in = x.shape[-1]
+        if n_out == n_in:
+            return x
+        spectrum = torch.fft.rfft(x, n=2 * n_in)
+        bins = n_out + 1
+        if bins <= spectrum.shape[-1]:
+            spectrum = spectrum[..., :bins]
+        else:
+            # the old Nyquist bin stands for both of its aliases: half of it on each side, as in
+            # scipy.signal.resample, keeps the padded spectrum that of a real, band-limited signal
+            top = spectrum.shape[-1] - 1
+            spectrum = torch.cat([spectrum[..., :top], spectrum[..., top:] * 0.5], dim=-1)
+            spectrum = torch.nn.functional.pad(spectrum, [0, bins - spectrum.shape[-1]])
+        return torch.fft.irfft(spectrum, n=2 * n_out)[..., :n_out] * (n_out / n_in)
 
     # ---- streaming methods for nn~ ----------------------------------------------------------------
 
@@ -190,7 +224,7 @@ class NNTildeModule(torch.nn.Module):
         out[:, :length] = self.dec_tail
         if fired.shape[0] > 0:
             codes = x.permute(0, 2, 1)[fired[:, 0], fired[:, 1]].clamp(-self.latent_limit, self.latent_limit)
-            hits = torch.nan_to_num(self.decoder(codes[:, 1:1 + d], codes[:, 1 + d:]))
+            hits = self.resample(torch.nan_to_num(self.decoder(codes[:, 1:1 + d], codes[:, 1 + d:])), length)
             for k in range(hits.shape[0]):
                 row, start = int(fired[k, 0]), int(fired[k, 1]) * ratio
                 if self.choke:
@@ -229,7 +263,7 @@ class NNTildeModule(torch.nn.Module):
                     self.enc_clip[row, pos:pos + take] = block[start:start + take]
                     pos += take
                     if pos == self.length:
-                        z, labels = self.encoder(self.enc_clip[row:row + 1])
+                        z, labels = self.encoder(self.resample(self.enc_clip[row:row + 1], self.model_length))
                         self.enc_code[row] = torch.cat([z[0], labels[0]])
                         out[row, 0, f] = 1.0
                         pos = -1
@@ -249,10 +283,17 @@ def check_ratio(ratio: int) -> int:
     return ratio
 
 
+def check_host_sr(sr: int | None) -> int | None:
+    """``sr`` if it is None (the model's rate) or a rate in 8000..192000 Hz."""
+    if sr is not None and (isinstance(sr, bool) or not isinstance(sr, int) or not 8000 <= sr <= 192000):
+        raise DrumsynthError(f"the host sample rate must be an integer in 8000..192000 Hz, got {sr!r}")
+    return sr
+
+
 def scripted_module(session: Session, graphs: dict[str, torch.nn.Module], z: torch.Tensor, labels: torch.Tensor,
-                    ratio: int = DEFAULT_RATIO) -> torch.jit.ScriptModule:
+                    ratio: int = DEFAULT_RATIO, host_sr: int | None = None) -> torch.jit.ScriptModule:
     """Trace the graphs on the example inputs and script the nn~ wrapper around them."""
-    ratio = check_ratio(ratio)
+    ratio, host_sr = check_ratio(ratio), check_host_sr(host_sr)
     with quiet(), torch.no_grad():
         decoder = torch.jit.trace(graphs["decode"].eval(), (z, labels), check_trace=False)
         encoder = None
@@ -261,7 +302,7 @@ def scripted_module(session: Session, graphs: dict[str, torch.nn.Module], z: tor
             encoder = torch.jit.trace(graphs["encode"].eval(), (clips,), check_trace=False)
         model = session.model
         wrapper = NNTildeModule(decoder, encoder, latent_dim=model.latent_dim, classes=list(session.classes),
-                                sample_rate=model.sample_rate, length=model.length, ratio=ratio)
+                                sample_rate=model.sample_rate, length=model.length, ratio=ratio, host_sr=host_sr)
         return torch.jit.script(wrapper.eval())
 
 

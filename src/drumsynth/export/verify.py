@@ -64,5 +64,17 @@ def verify(session: Session, fmt: str, path: str | Path) -> dict[str, Any]:
               "max_abs_diff": float(np.abs(arrays["wave"] - reference).max()),
               "reference_peak": float(np.abs(reference).max()), "facts": facts}
     if "stream" in arrays:
-        report["stream_max_abs_diff"] = float(np.abs(arrays["stream"] - reference).max())
+        expected = reference
+        if arrays["stream"].shape[1] != reference.shape[1]:  # exported for another host rate
+            expected = band_limited(reference, arrays["stream"].shape[1])
+        report["stream_max_abs_diff"] = float(np.abs(arrays["stream"] - expected).max())
     return report
+
+
+def band_limited(hits: np.ndarray, n_out: int) -> np.ndarray:
+    """Hits np.ndarray[n, T] resampled to ``n_out`` samples by scipy's FFT method over the hit zero-padded
+    to twice its length: the resampling the TorchScript module is meant to do, from another library."""
+    from scipy.signal import resample
+
+    padded = np.concatenate([hits, np.zeros_like(hits)], axis=1)
+    return resample(padded, 2 * n_out, axis=1)[:, :n_out].astype(np.float32)
