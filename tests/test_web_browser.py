@@ -53,7 +53,7 @@ def server(tmp_path_factory):
 def page(server):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+        context = browser.new_context(viewport={"width": 1360, "height": 860}, accept_downloads=True)
         page = context.new_page()
         page.crashes: list[str] = []
         page.on("pageerror", lambda err: page.crashes.append(str(err)))
@@ -216,7 +216,12 @@ def test_a_session_in_the_browser(page, server, tmp_path):
     assert "cannot decode" in page.inner_text("#error-text")
     page.click("#error-close")
     assert not page.locator("#error").is_visible()
-    new_audio(page, lambda: drag(page, "#pad", (0.5, 0.5), (0.6, 0.9)))
+    # back to the Neural Drum Machine's pad: the class menu picks the class its PCA spans
+    page.click('#pad-mode button[data-mode="pca"]')
+    page.wait_for_function("() => window.drumsynth.idle()")
+    menu = new_audio(page, lambda: page.select_option("#class-menu", "hihat_open"))
+    assert menu["class"] == "hihat_open" and menu["verb"] == "controls"
+    new_audio(page, lambda: drag(page, "#pad", (0.5, 0.5), (0.62, 0.35)))
 
     shot = tmp_path / "web-screenshot.png"
     page.screenshot(path=str(shot))

@@ -10,9 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drumsynth.cli.common import add_device_options
+from drumsynth.cli.common import add_device_options, usable_cores
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def render_threads() -> int:
+    """torch threads for rendering when --threads is not given: half the cores (at most 4), at least 1."""
+    return max(1, min(4, usable_cores() // 2))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
     add_device_options(parser)
     parser.set_defaults(run=run)
+    parser.epilog = (f"Renders use {render_threads()} torch thread(s) here unless --threads says otherwise: half "
+                     "the cores, leaving the rest to the browser.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from drumsynth.web.store import RenderStore
 
     apply_runtime(args)
+    if args.threads is None:
+        # The page's browser shares the machine: on 2 cores one torch thread rendered a pad move in
+        # 43 ms (p50) where two, fighting chromium for the cores, took 330 ms (scripts/web_latency.py).
+        import torch
+
+        torch.set_num_threads(render_threads())
     if args.keep < 0:
         raise DrumsynthError(f"--keep must be >= 0, got {args.keep}")
     if not 0 < args.max_upload_mb <= 1024:

@@ -26,11 +26,12 @@ export function createDisplay({ waveEl, specEl, onClick, onSelect }) {
   const regions = RegionsPlugin.create();
   const spectrogram = SpectrogramPlugin.create({
     container: specEl, height: 150, labels: false, fftSamples: 1024, colorMap: colorMap(),
-    scale: 'mel', autoGain: true, rangeDB: 60, useWebWorker: false,
+    scale: 'mel', autoGain: true, rangeDB: 80, useWebWorker: false,
   });
   const ws = WaveSurfer.create({
     container: waveEl, height: 150, waveColor: '#35e0c9', progressColor: '#35e0c9', cursorColor: '#ffb347',
     cursorWidth: 1, normalize: true, barWidth: 2, barGap: 1, barRadius: 1, interact: true,
+    sampleRate: 44100, // wavesurfer decodes at 8 kHz unless told: the spectrogram would stop at 4 kHz
     plugins: [regions, spectrogram],
   });
   let selected = null;
@@ -59,6 +60,7 @@ export function createDisplay({ waveEl, specEl, onClick, onSelect }) {
       selected = null;
       onSelect(null);
       await ws.loadBlob(blob);
+      ws.setTime(0); // the cursor back at the start (it stays where the last playback left it)
     },
     selection,
     cursor(seconds) { ws.setTime(seconds); },

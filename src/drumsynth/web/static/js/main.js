@@ -52,8 +52,9 @@ async function tracked(promise) {
   }
 }
 
+let modelStatus = '';
 function status(text) {
-  $('status').textContent = text;
+  $('status').textContent = text || modelStatus;
 }
 
 // ---- sounds --------------------------------------------------------------------------------------
@@ -105,7 +106,22 @@ function setCurrent(sound) {
   link.href = sound.meta.url;
   link.download = sound.meta.name;
   link.setAttribute('aria-disabled', 'false');
-  display.show(new Blob([sound.bytes], { type: 'audio/wav' })).catch(showError);
+  showSoon(sound);
+}
+
+// The waveform and spectrogram are redrawn at most every SHOW_MS while the pad streams renders (each
+// redraw costs the main thread more than decoding the hit does), and always for the last one.
+const SHOW_MS = 150;
+let shownAt = 0;
+let showTimer = null;
+function showSoon(sound) {
+  clearTimeout(showTimer);
+  const wait = stream.busy ? Math.max(0, shownAt + SHOW_MS - performance.now()) : 0;
+  showTimer = setTimeout(() => {
+    if (state.current !== sound) return;
+    shownAt = performance.now();
+    display.show(new Blob([sound.bytes], { type: 'audio/wav' })).catch(showError);
+  }, wait);
 }
 
 function addHistory(sound) {
@@ -485,7 +501,9 @@ async function loadModel(key) {
     : 'choose or drop a sound: it becomes the centre (encoded with the class sliders)';
   pad.set(0, 0, false);
   intensity.set(0, false);
-  status(`${info.family} · ${info.classes.length} classes · latent ${info.latent_dim}`);
+  $('drop').hidden = !info.encoder;
+  modelStatus = `${info.family} · ${info.classes.length} classes · latent ${info.latent_dim}`;
+  status('');
   if (info.pad) {
     setPadMode('pca', false);
     const t0 = performance.now();
