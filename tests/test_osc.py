@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -384,3 +386,82 @@ def test_serve_verb_refuses_bad_options_in_one_line(tmp_path):
     assert "warning: listening on 192.0.2.1, not loopback" in run.stderr
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
+
+
+# ---- the DAW patches of docs/daw ------------------------------------------------------------------------
+
+DAW = REPO / "docs" / "daw"
+KNOWN = {"/drum/ping", "/drum/type", "/drum/class", "/drum/generate", "/drum/vary/intensity",
+         "/drum/vary/new_direction", "/drum/xy", "/drum/fine", "/drum/range", "/drum/noise", "/drum/analyze",
+         "/drum/morph", "/drum/crop", "/drum/save"}
+
+
+def test_the_server_routes_exactly_the_documented_addresses(ndm, tmp_path):
+    with running_server(ndm, tmp_path) as (server, _):
+        assert set(server.protocol.routes) | {"/drum/ping"} == KNOWN
+    text = (REPO / "docs" / "daw.md").read_text()
+    assert all(f"`{address}" in text for address in KNOWN)
+
+
+def test_max_patch_is_well_formed_and_speaks_the_protocol():
+    patch = json.loads((DAW / "drumsynth.maxpat").read_text())["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in patch["boxes"]}
+    for line in patch["lines"]:
+        (src, outlet), (dst, inlet) = line["patchline"]["source"], line["patchline"]["destination"]
+        assert outlet < boxes[src]["numoutlets"] and inlet < boxes[dst]["numinlets"], line
+    builtin = {"udpsend", "udpreceive", "prepend", "print", "pak", "unpack", "buffer~", "play~", "conformpath",
+               "loadbang", "scale", "route"}
+    objects = [b["text"].split() for b in boxes.values() if b["maxclass"] == "newobj"]
+    assert {o[0] for o in objects} <= builtin
+    sent = {b["text"].split()[0] for b in boxes.values() if b["maxclass"] == "message" and b["text"].startswith("/")}
+    sent |= {o[1] for o in objects if o[0] == "prepend" and o[1].startswith("/")}
+    assert sent <= KNOWN and {"/drum/ping", "/drum/generate", "/drum/xy", "/drum/type", "/drum/analyze"} <= sent
+    assert ["udpsend", "127.0.0.1", "7400"] in objects and ["udpreceive", "7401"] in objects
+
+
+def _pd_objects(text: str) -> list[str]:
+    return [line for line in text.splitlines()[1:] if line.startswith("#X ") and not line.startswith("#X connect")]
+
+
+def test_pd_patch_uses_built_in_objects_and_known_addresses():
+    objects = _pd_objects((DAW / "drumsynth.pd").read_text())
+    formats = ["/" + "/".join(o.rstrip(";").split()[5:]) for o in objects if " oscformat " in o]
+    assert set(formats) <= KNOWN and len(formats) == 11
+    classes = {o.split()[4].rstrip(";") for o in objects if o.startswith("#X obj")}
+    assert classes <= {"loadbang", "list", "netsend", "netreceive", "oscformat", "oscparse", "route", "unpack",
+                       "print", "soundfiler", "t", "pack", "openpanel", "tabplay~", "dac~", "table"}
+
+
+@pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data (pd) is not installed")
+def test_pd_patch_plays_the_server(ndm, tmp_path):
+    """Run docs/daw/drumsynth.pd headless against the server: ping, Generate, the reply loaded into its table."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    reply_port = probe.getsockname()[1]
+    probe.close()
+    text = (DAW / "drumsynth.pd").read_text()
+    with running_server(ndm, tmp_path, reply_port=reply_port) as (server, _):
+        text = text.replace("connect localhost 7400", f"connect localhost {server.port}")
+        text = text.replace("netreceive -u -b 7401", f"netreceive -u -b {reply_port}")
+        objects = _pd_objects(text)
+        index = {name: next(i for i, o in enumerate(objects) if f" oscformat drum {name};" in o)
+                 for name in ("ping", "generate")}
+        n = len(objects)
+        # press ping, then Generate a second later; quit after three more
+        text += "\n".join(["#X obj 0 0 loadbang;", "#X obj 0 0 delay 1000;", "#X obj 0 0 t b b;",
+                           "#X obj 0 0 delay 4000;", "#X msg 0 0 \\; pd quit;",
+                           f"#X connect {n} 0 {n + 1} 0;", f"#X connect {n + 1} 0 {n + 2} 0;",
+                           f"#X connect {n + 2} 1 {index['ping']} 0;", f"#X connect {n + 2} 0 {index['generate']} 0;",
+                           f"#X connect {n} 0 {n + 3} 0;", f"#X connect {n + 3} 0 {n + 4} 0;"]) + "\n"
+        patch = tmp_path / "drumsynth-test.pd"
+        patch.write_text(text)
+        run = subprocess.run(["pd", "-nogui", "-nosound", "-nomidi", "-noprefs", "-stderr", "-open", str(patch)],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    log = run.stdout + run.stderr
+    assert "couldn't create" not in log and "error" not in log.lower(), log
+    assert "drumsynth-pong: ndm kick snare" in log, log
+    sample = next(line for line in log.splitlines() if line.startswith("drumsynth-sample:"))
+    path = Path(sample.split()[2])
+    assert path.parent == (tmp_path / "out").resolve() and path.is_file()
+    loaded = int(next(line for line in log.splitlines() if line.startswith("drumsynth-loaded:")).split()[1])
+    assert loaded == sf.info(path).frames > 1000
