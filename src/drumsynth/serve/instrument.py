@@ -37,7 +37,6 @@ MAX_SOUND_SECONDS = 30.0
 # The pad's edge in standard deviations: the NDM device offered a few; beyond ~8 the decoders leave the
 # region they were trained on.
 RANGE_MAX = 8.0
-VIEWS = ("vary", "pad", "morph")
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
