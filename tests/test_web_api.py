@@ -477,3 +477,32 @@ def _wait(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_a_request_whose_browser_went_away_is_never_rendered(tmp_path):
+    import socket
+
+    from drumsynth.web.server import serve_in_thread
+
+    worker = LatestWins(name="test-web-gone")
+    gate = threading.Event()
+    store = RenderStore(tmp_path / "out")
+    running = serve_in_thread(create_app(Catalog(None), store, worker=worker))
+    try:
+        host, port = running.sock.getsockname()[:2]
+        worker.submit(gate.wait)  # the worker is busy
+        body = json.dumps({"client": "gone", "model": "ndm", "sliders": [1] + [0] * 7, "seed": 1}).encode()
+        with socket.create_connection((host, port), timeout=10) as conn:
+            conn.sendall(b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            _wait(lambda: worker.waiting == 1)
+        # the page was closed: the server notices and cancels the waiting job (its future, in the queue)
+        _wait(lambda: worker._waiting and next(iter(worker._waiting.values())).future.cancelled())
+        gate.set()
+        _wait(lambda: worker.waiting == 0)
+        time.sleep(0.2)
+        assert len(store) == 0 and not any((tmp_path / "out").glob("*.wav"))
+    finally:
+        gate.set()
+        running.stop()
+        worker.close()

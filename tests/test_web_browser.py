@@ -138,6 +138,18 @@ def test_a_session_in_the_browser(page, server, tmp_path):
     assert state(page, "window.drumsynth.state.padMode") == "plane"  # the pad now moves around it
     planed = new_audio(page, lambda: drag(page, "#pad", (0.5, 0.5), (0.3, 0.7)))
     assert planed["verb"] == "plane"
+    # Variation intensity (a knob: drag up) and Change direction
+    varied = new_audio(page, lambda: drag(page, "#intensity svg", (0.5, 0.5), (0.5, -0.5)))
+    assert varied["verb"] == "vary" and state(page, "window.drumsynth.state.lastNav") == "vary"
+    turned = new_audio(page, lambda: page.click("#direction"))
+    assert turned["verb"] == "vary" and turned["latent"] != varied["latent"]
+    # a sound dropped on Analyze, as from a file manager
+    dropped_wav = wav_bytes(synth_hit("snare", seed=3))
+    dropped = new_audio(page, lambda: page.dispatch_event("#drop", "drop", {"dataTransfer": page.evaluate_handle(
+        "(bytes) => { const dt = new DataTransfer(); "
+        "dt.items.add(new File([new Uint8Array(bytes)], 'dropped.wav', {type: 'audio/wav'})); return dt; }",
+        list(dropped_wav))}))
+    assert dropped["source"] == "dropped.wav"
 
     # play: the space bar and the button both play through the page's audio graph
     plays = state(page, "window.drumsynth.plays")
@@ -161,12 +173,35 @@ def test_a_session_in_the_browser(page, server, tmp_path):
     data = Path(download.value.path()).read_bytes()
     assert hashlib.sha256(data).hexdigest() == cropped["sha256"] and data[:4] == b"RIFF"
 
+    # drag-out: the WAV's address for the desktop or a DAW (Chromium's DownloadURL)
+    dragged = state(page, "(() => { const dt = new DataTransfer(); document.getElementById('dragout')"
+                          ".dispatchEvent(new DragEvent('dragstart', {dataTransfer: dt, bubbles: true})); "
+                          "return dt.getData('DownloadURL'); })()")
+    assert dragged == f"audio/wav:{cropped['name']}:{server[0].url.rstrip('/')}{cropped['url']}"
+
+    # the history: back to an earlier sound (no new render: the page has it)
+    chip = page.locator("#history .chip").nth(2)
+    earlier = chip.get_attribute("data-id")
+    count = renders(page)
+    chip.click()
+    assert sound_sha(page) == state(page, f"window.drumsynth.sounds.get('{earlier}').sha") and renders(page) == count
+    assert state(page, "window.drumsynth.state.padMode") == "plane"  # and the plane is centred on it
+
     # morph A/B: two sounds, then the crossfader between them
     page.click("#set-a")
     new_audio(page, lambda: page.click("#generate"))
     page.click("#set-b")
     morphed = new_audio(page, lambda: page.locator("#morph-t").fill("0.3"))
     assert morphed["verb"] == "morph" and morphed["morph"]["t"] == pytest.approx(0.3)
+    linear = new_audio(page, lambda: page.click('#morph-mode button[data-mode="lerp"]'))
+    assert linear["morph"]["mode"] == "lerp"
+
+    # lanes: 4 to 8
+    page.click("#lane-add")
+    assert page.locator(".lane").count() == 5
+    page.click("#lane-remove")
+    page.click("#lane-remove")  # never fewer than 4
+    assert page.locator(".lane").count() == 4
 
     # per-hit variation on lane 1: four variations, each different audio
     page.locator(".lane-vary").first.click()
@@ -222,6 +257,9 @@ def test_a_session_in_the_browser(page, server, tmp_path):
     menu = new_audio(page, lambda: page.select_option("#class-menu", "hihat_open"))
     assert menu["class"] == "hihat_open" and menu["verb"] == "controls"
     new_audio(page, lambda: drag(page, "#pad", (0.5, 0.5), (0.62, 0.35)))
+    page.focus("#fine")  # the Fine knob (P3) from the keyboard
+    fine = new_audio(page, lambda: page.keyboard.press("Shift+ArrowUp"))
+    assert fine["verb"] == "controls"
 
     shot = tmp_path / "web-screenshot.png"
     page.screenshot(path=str(shot))

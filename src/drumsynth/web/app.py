@@ -159,20 +159,36 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
     async def too_large(_request: Request, _err: limits.TooLarge) -> JSONResponse:
         return error(413, "request body too large")
 
-    async def run(job: Callable[[], Any], stream_of: str | None = None) -> Any:
-        """Run ``job`` on the render worker; a stream job is one client's latest-wins lane."""
+    async def run(request: Request, job: Callable[[], Any], stream_of: str | None = None) -> Any:
+        """Run ``job`` on the render worker; a stream job is one client's latest-wins lane. A job whose
+        browser goes away while it waits is cancelled (the worker skips it)."""
         started = time.perf_counter()
         try:
             future = worker.submit(job, key=None if stream_of is None else f"{stream_of}/stream")
         except QueueFull as err:
             return error(503, str(err))
+        result = asyncio.ensure_future(asyncio.wrap_future(future))
+        gone = asyncio.ensure_future(disconnected(request))
         try:
-            result = await asyncio.wrap_future(future)
+            await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not result.done():
+            future.cancel()
+            result.cancel()
+            return error(499, "the client went away")
+        try:
+            answer = result.result()
         except Superseded:
             return error(409, "superseded by a newer request from this page", stale=True)
-        if isinstance(result, dict):
-            result["server_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        return result
+        if isinstance(answer, dict):
+            answer["server_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    async def disconnected(request: Request) -> None:
+        """Return when the client disconnects (the body was read already: what arrives next is that)."""
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
 
     def saved(session: Any, model: str, render: Any, started: float, **extra: Any) -> dict[str, Any]:
         render_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -190,37 +206,37 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
         return {"default": catalog.default, "models": catalog.listing()}
 
     @app.get("/api/model")
-    async def model(key: str = Query(max_length=300)) -> Any:
+    async def model(request: Request, key: str = Query(max_length=300)) -> Any:
         catalog.entry(key)  # an unknown key fails here, not on the worker
-        return await run(lambda: describe(key, catalog.session(key)))
+        return await run(request, lambda: describe(key, catalog.session(key)))
 
     # ---- renders -------------------------------------------------------------------------------
 
     @app.post("/api/generate")
-    async def generate(body: GenerateBody) -> Any:
+    async def generate(request: Request, body: GenerateBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
             session = catalog.session(body.model)
             session.set_sliders(body.sliders)
             center = session.new_center(body.seed)
             return saved(session, body.model, session.vary(0.0), started, center=center.tolist())
-        return await run(job)
+        return await run(request, job)
 
     @app.post("/api/vary")
-    async def vary(body: VaryBody) -> Any:
+    async def vary(request: Request, body: VaryBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
             session = navigating(body)
             return saved(session, body.model, session.vary(body.intensity), started)
-        return await run(job, body.client)
+        return await run(request, job, body.client)
 
     @app.post("/api/plane")
-    async def plane(body: PlaneBody) -> Any:
+    async def plane(request: Request, body: PlaneBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
             session = navigating(body)
             return saved(session, body.model, session.plane(body.x, body.y), started)
-        return await run(job, body.client)
+        return await run(request, job, body.client)
 
     def navigating(body: VaryBody | PlaneBody) -> Any:
         """The model's Session with this request's sliders, centre and directions."""
@@ -231,13 +247,13 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
         return session
 
     @app.post("/api/pad")
-    async def pad(body: PadBody) -> Any:
+    async def pad(request: Request, body: PadBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
             session = catalog.session(body.model)
             render = session.controls(body.cls, p1=body.x, p2=body.y, p3=body.fine, range_std=body.range)
             return saved(session, body.model, render, started)
-        return await run(job, body.client)
+        return await run(request, job, body.client)
 
     @app.post("/api/analyze")
     async def analyze(request: Request, client: str = Query(pattern=r"^[A-Za-z0-9_-]{1,64}$"),
@@ -263,10 +279,10 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
             render = session.vary(0.0)
             return saved(session, model, render, started, center=result["latent"],
                          sliders=session.sliders.tolist(), source=name)
-        return await run(job)
+        return await run(request, job)
 
     @app.post("/api/morph")
-    async def morph(body: MorphBody) -> Any:
+    async def morph(request: Request, body: MorphBody) -> Any:
         a, b = known(body.a), known(body.b)
         if a.model != b.model:
             raise DrumsynthError(f"morph needs two sounds of one model, got {a.model} and {b.model}")
@@ -278,10 +294,10 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
                                            (b.render.latents[0], b.render.labels[0]), body.t, method=body.mode)
             return saved(session, a.model, render, started, morph={"a": a.id, "b": b.id, "t": body.t,
                                                                    "mode": body.mode})
-        return await run(job, body.client)
+        return await run(request, job, body.client)
 
     @app.post("/api/crop")
-    async def crop(body: CropBody) -> Any:
+    async def crop(request: Request, body: CropBody) -> Any:
         stored = known(body.id)
         start, end = crop_fractions(stored, body.start, body.end)
 
@@ -290,10 +306,10 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
             session = catalog.session(stored.model)
             return saved(session, stored.model, session.crop(stored.render, start, end), started,
                          cropped_from=stored.id)
-        return await run(job)
+        return await run(request, job)
 
     @app.post("/api/variations")
-    async def variations(body: VariationsBody) -> Any:
+    async def variations(request: Request, body: VariationsBody) -> Any:
         from drumsynth.export.variation import check_amount, derive_seed
 
         stored = known(body.id)
@@ -311,12 +327,12 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
             hits = [s.meta for r in renders for s in store.add(session, stored.model, r, {"variation_of": stored.id})]
             return {"of": stored.id, "variations": hits,
                     "render_ms": round((time.perf_counter() - started) * 1000, 2)}
-        return await run(job)
+        return await run(request, job)
 
     @app.post("/api/kit")
-    async def kit(body: KitBody) -> Any:
+    async def kit(request: Request, body: KitBody) -> Any:
         lanes = [[known(lane.id), *map(known, lane.variants)] for lane in body.lanes]
-        return await run(lambda: kits.export(lanes, body.name))
+        return await run(request, lambda: kits.export(lanes, body.name))
 
     def known(rid: str) -> Any:
         try:
