@@ -243,10 +243,13 @@ function navigate(kind, t0 = performance.now()) {
   }, t0);
 }
 
-// Navigation around the centre needs one: draw it first (Generate) when there is none yet.
+// Navigation around the centre needs one: without it, the first move draws one (Generate: its sound
+// is the move's answer) and moves made while it comes wait for it instead of drawing more.
+let centering = null;
 async function aroundCenter(kind, t0) {
-  if (!state.center) await generate();
-  navigate(kind, t0);
+  if (state.center) return navigate(kind, t0);
+  centering = centering || generate().finally(() => { centering = null; });
+  await centering;
 }
 
 function setPadMode(mode, render = true) {
@@ -289,6 +292,8 @@ function drawFaders() {
     input.dataset.cls = cls;
     input.addEventListener('input', (e) => {
       state.sliders[i] = Number(input.value);
+      // the sound now lies around the centre with these weights: the pad explores there too
+      setPadMode('plane', false);
       aroundCenter(state.lastNav === 'plane' ? 'plane' : 'vary', e.timeStamp).catch(showError);
     });
     const name = document.createElement('span');
@@ -317,6 +322,7 @@ const newSeed = () => Math.floor(Math.random() * 2 ** 31);
 async function generate() {
   const t0 = performance.now();
   const meta = await tracked(postJSON('/api/generate', { model: state.model, sliders: state.sliders, seed: newSeed() }));
+  if (meta.model !== state.model) return null; // the model was switched meanwhile
   state.center = meta.center;
   pad.set(0, 0, false);
   intensity.set(0, false);
@@ -333,6 +339,7 @@ async function analyze(file) {
     const meta = await tracked(postFile('/api/analyze', {
       model: state.model, name: file.name, sliders: state.sliders.join(','),
     }, file));
+    if (meta.model !== state.model) return;
     state.center = meta.center;
     if (state.info.estimates_classes) {
       state.sliders = meta.sliders;
