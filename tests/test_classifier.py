@@ -229,6 +229,8 @@ def test_shipped_classifier_on_the_held_out_kits(real_corpus):
         "the corpus test split is not the one the shipped classifier was scored on: retrain it "
         "(command in src/drumsynth/pretrained/classifier.md)")
     scores = evaluate(model, standardise(model, log_mels(model, test.waves)), test.labels)
-    # Measured when shipped: acc3 1.000 (52 sounds), acc8 0.817 (104 sounds); one sound is 1-2 %.
-    assert scores["acc3"] >= 0.95, scores["confusion3"]
-    assert scores["acc8"] >= 0.78, scores["confusion8"]
+    # Measured when shipped (issue-13 split, three kit groups): acc3 0.911 (144/158), acc8 0.768 (179/233);
+    # one sound is 0.6 % / 0.4 %. The bounds sit 3 and 4 sounds lower: a library update that moves a borderline
+    # sound passes, a broken front end or the wrong weights do not (chance is 0.33 / 0.13).
+    assert scores["acc3"] >= 0.89, scores["confusion3"]
+    assert scores["acc8"] >= 0.75, scores["confusion8"]
