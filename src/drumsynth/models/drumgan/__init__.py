@@ -12,7 +12,6 @@ Family contract (``drumsynth.models``): ``FAMILY``, ``Config``, ``build_recipe``
 
 from drumsynth.models.drumgan.config import Config
 from drumsynth.models.drumgan.model import FAMILY, DrumGANModel, load_model
-from drumsynth.models.drumgan.recipe import DrumGANRecipe, build_recipe, data_factories
 
 __all__ = ["FAMILY", "SMOKE_OVERRIDES", "SMOKE_STEPS", "Config", "DrumGANModel", "DrumGANRecipe", "build_recipe",
            "data_factories", "load_model"]
@@ -22,3 +21,15 @@ __all__ = ["FAMILY", "SMOKE_OVERRIDES", "SMOKE_STEPS", "Config", "DrumGANModel",
 SMOKE_OVERRIDES = ["train.stage_steps=[1, 1, 1, 1, 1, 1]", "train.batch_size=[2, 2, 2, 2, 2, 2]",
                    "train.encoder_batch=2", "train.fade_fraction=1.0"]
 SMOKE_STEPS = 7
+
+# Training code loads only when asked for (``family_module(f).build_recipe``): rendering a release
+# imports the model and its networks, never ``drumsynth.train``.
+_TRAINING = {"build_recipe", "DrumGANRecipe", "data_factories"}
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.recipe"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,6 @@ Family contract (``drumsynth.models``): ``FAMILY``, ``Config``, ``build_recipe``
 
 from drumsynth.models.ndm.config import Config
 from drumsynth.models.ndm.model import FAMILY, NDMModel, load_model
-from drumsynth.models.ndm.recipe import NDMRecipe, build_recipe, data_factories
 
 __all__ = ["FAMILY", "SMOKE_OVERRIDES", "Config", "NDMModel", "NDMRecipe", "build_recipe", "data_factories",
            "load_model"]
@@ -20,3 +19,15 @@ __all__ = ["FAMILY", "SMOKE_OVERRIDES", "Config", "NDMModel", "NDMRecipe", "buil
 # The matrix test (tests/test_families.py) trains the large presets for one step: same architecture,
 # smaller batches, so it stays a smoke test.
 SMOKE_OVERRIDES = ["train.per_class=2", "train.mcnn_batch_size=2"]
+
+# Training code loads only when asked for (``family_module(f).build_recipe``): rendering a release
+# imports the model and its networks, never ``drumsynth.train``.
+_TRAINING = {"build_recipe", "NDMRecipe", "data_factories"}
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.recipe"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

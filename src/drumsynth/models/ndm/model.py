@@ -24,6 +24,7 @@ from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models import as_latent, checkpoint_config, load_weights
 from drumsynth.models.ndm import controls, latent_prior
+from drumsynth.models.ndm.builder import build_modules
 from drumsynth.models.ndm.config import Config, mel_kwargs, n_frames
 from drumsynth.models.ndm.features import mel as mel_of
 from drumsynth.models.ndm.mcnn import MCNN
@@ -278,7 +279,6 @@ def config_from_checkpoint(checkpoint: dict[str, Any]) -> Config:
 
 def load_model(checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> NDMModel:
     """The family contract's ``load_model``: rebuild from a release (or resume) checkpoint dict."""
-    from drumsynth.models.ndm.recipe import build_modules
 
     config = config_from_checkpoint(checkpoint)
     extra = checkpoint.get("extra") or {}

@@ -31,20 +31,13 @@ from drumsynth.data.cache import Cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
-from drumsynth.models.ndm.config import Config, check, mcnn_kwargs, mel_kwargs, wae_kwargs
+from drumsynth.models.ndm.builder import build_modules
+from drumsynth.models.ndm.config import Config, check, mel_kwargs
 from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
-from drumsynth.models.ndm.mcnn import MCNN, log_spectral_convergence, mask_target, spectral_convergence
+from drumsynth.models.ndm.mcnn import log_spectral_convergence, mask_target, spectral_convergence
 from drumsynth.models.ndm.wae import CWAE, class_mmd
 from drumsynth.train.recipe import Metrics, Recipe
-
-
-def build_modules(config: Config, n_classes: int = len(CLASSES)) -> tuple[CWAE, MCNN]:
-    """The two networks of a config, untrained (feature statistics at their neutral defaults)."""
-    check(config)
-    wae = CWAE(**wae_kwargs(config, n_classes), log_eps=config.data.log_eps)
-    mcnn = MCNN(**mcnn_kwargs(config))
-    return wae, mcnn
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
