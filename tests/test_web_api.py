@@ -506,3 +506,50 @@ def test_a_request_whose_browser_went_away_is_never_rendered(tmp_path):
         gate.set()
         running.stop()
         worker.close()
+
+
+# ---- the CLI verb ----------------------------------------------------------------------------------
+
+def test_drumsynth_web_serves_on_loopback_and_stops_on_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    out = tmp_path / "renders"
+    proc = subprocess.Popen([sys.executable, "-m", "drumsynth.cli.main", "web", "--port", "0", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("drumsynth web: http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() else "")
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/models", timeout=30) as response:
+            assert json.load(response)["default"] == "ndm"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert b"<title>drumsynth</title>" in response.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_drumsynth_web_on_a_taken_port_is_one_line(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "drumsynth.cli.main", "web", "--port", str(port),
+                                 "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    for bad in (["--keep", "-1"], ["--max-upload-mb", "0"], ["--model", "nope"], ["--runs", str(tmp_path / "none")]):
+        result = subprocess.run([sys.executable, "-m", "drumsynth.cli.main", "web", "--port", "0", *bad],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and result.stderr.startswith("drumsynth web: error:"), (bad, result.stderr)
