@@ -267,10 +267,10 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
         payload = await request.body()
         if len(payload) > upload_limit:
             raise limits.TooLarge
-        wave, sr = load_audio_bytes(payload, max_seconds=limits.UPLOAD_SECONDS, name=repr(name))
 
-        def job() -> dict[str, Any]:
+        def job() -> dict[str, Any]:  # decoding too runs here, off the event loop
             started = time.perf_counter()
+            wave, sr = load_audio_bytes(payload, max_seconds=limits.UPLOAD_SECONDS, name=repr(name))
             session = catalog.session(model)
             # the page's sliders condition an encoder that estimates no class weights (ndm); drumgan's
             # Analyze replaces them with its estimate
