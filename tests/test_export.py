@@ -12,6 +12,7 @@ run in the ``slow`` matrix, whose differences go into BENCHMARKS.md.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -302,17 +303,18 @@ def test_a_family_without_graphs_is_refused_and_griffin_lim_is_not_exported(tiny
 
 
 def test_decode_graphs_take_any_batch(tiny_models):
-    """The graphs every format is made from agree with the Session row by row, for a batch of 1 too."""
-    for family, path in tiny_models.items():
+    """The graphs every format is made from agree with the Session row by row, for a batch of 1 too, with
+    the inverse STFT by FFT (TorchScript, .pt2) and by real matrix products (ONNX)."""
+    for (family, path), portable in itertools.product(tiny_models.items(), (False, True)):
         session = Session.load(str(path))
         z, labels = check_inputs(session)
-        decode = session.export_graphs()["decode"]
+        decode = session.export_graphs(portable=portable)["decode"]
         with torch.no_grad():
             whole = decode(z, labels)
             single = decode(z[:1], labels[:1])
         reference = eager_decode(session, z, labels)
-        assert torch.max(torch.abs(whole - reference)) < TOLERANCE, family
-        assert torch.max(torch.abs(single[0] - reference[0])) < TOLERANCE, family
+        assert torch.max(torch.abs(whole - reference)) < TOLERANCE, (family, portable)
+        assert torch.max(torch.abs(single[0] - reference[0])) < TOLERANCE, (family, portable)
         assert np.all(np.abs(whole.numpy()) <= 1.0)
 
 

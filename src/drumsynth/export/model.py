@@ -67,7 +67,7 @@ def export_model(session: Session, fmt: str, out: str | Path, *, overwrite: bool
         if value is not None and fmt != "torchscript":
             raise DrumsynthError(f"the {name} applies to torchscript exports only, not {fmt}")
     check_targets([path, sidecar], overwrite)
-    graphs = session.export_graphs()
+    graphs = session.export_graphs(portable=fmt == "onnx")
     z, labels = check_inputs(session)
     extra: dict[str, Any] = {"entry_point": ENTRY_POINTS[fmt]}
     if fmt == "torchscript":

@@ -226,17 +226,18 @@ class Session:
             return self.classes
         return tuple(c for c in self.classes if self.train_counts[c] > 0)
 
-    def export_graphs(self) -> dict[str, torch.nn.Module]:
+    def export_graphs(self, portable: bool = False) -> dict[str, torch.nn.Module]:
         """The model as tensor-only modules for file exports (:mod:`drumsynth.export.model`), on its weights.
 
         ``"decode"``: z Tensor[B, latent_dim] + class weights Tensor[B, C] -> hits Tensor[B, length], what
         :meth:`generate` decodes; ``"encode"`` (where the family has a usable encoder): clips Tensor[B, length]
-        -> (z Tensor[B, latent_dim], class weights Tensor[B, C]). A family plugs in by giving its model an
-        ``export_graphs()`` method.
+        -> (z Tensor[B, latent_dim], class weights Tensor[B, C]). ``portable``: a decode graph of real
+        operators only (what ONNX needs; may be slower). A family plugs in by giving its model an
+        ``export_graphs(portable)`` method.
         """
         if not callable(getattr(self.model, "export_graphs", None)):
             raise DrumsynthError(f"{self.family} models cannot be exported to a file (no export_graphs)")
-        return self.model.export_graphs()
+        return self.model.export_graphs(portable=portable)
 
     def _weight_row(self, cls: Any) -> tuple[torch.Tensor, str | None]:
         """Tensor[C] from a class name, index or explicit weights, and the class name when one was named."""

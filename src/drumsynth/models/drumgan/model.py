@@ -138,11 +138,12 @@ class DrumGANModel:
         z, c = self.analyze(wave)
         return self.generate(z, c)
 
-    def export_graphs(self) -> dict[str, torch.nn.Module]:
+    def export_graphs(self, portable: bool = False) -> dict[str, torch.nn.Module]:
         """Tensor-only modules for file exports (``drumsynth.export``), sharing this model's weights:
         ``"decode"`` (:class:`DecodeGraph`, what :meth:`generate` computes) and, when the encoder was
-        trained, ``"encode"`` (:class:`EncodeGraph`, what :meth:`analyze` computes)."""
-        graphs: dict[str, torch.nn.Module] = {"decode": DecodeGraph(self)}
+        trained, ``"encode"`` (:class:`EncodeGraph`, what :meth:`analyze` computes). ``portable``: real
+        operators only in the decode graph (for ONNX: the inverse DFT as matrix products, slower)."""
+        graphs: dict[str, torch.nn.Module] = {"decode": DecodeGraph(self, fft=not portable)}
         if self.encoder_trained:
             graphs["encode"] = EncodeGraph(self)
         return graphs
@@ -176,15 +177,15 @@ class DecodeGraph(torch.nn.Module):
     """:meth:`DrumGANModel.generate` without its argument checks, as one module that traces and exports:
     z Tensor[B, latent_dim] + class sliders Tensor[B, C] -> hits Tensor[B, length], peak 1.
 
-    The inverse STFT is :class:`spectral.InverseGraph` (real arithmetic); the edge frames are zeroed by
-    a mask instead of an in-place write.
+    The inverse STFT is :class:`spectral.InverseGraph` (``fft=False``: real operators only); the edge
+    frames are zeroed by a mask instead of an in-place write.
     """
 
-    def __init__(self, model: DrumGANModel) -> None:
+    def __init__(self, model: DrumGANModel, fft: bool = True) -> None:
         super().__init__()
         self.generator = model.generator
         n_frames = model.generator.sizes[-1][1]
-        self.inverse = spectral.InverseGraph(model.config.data, model.gain, n_frames)
+        self.inverse = spectral.InverseGraph(model.config.data, model.gain, n_frames, fft=fft)
         mask = torch.ones(n_frames, device=model.device)
         mask[n_frames - EDGE_FRAMES_DROPPED:] = 0.0
         self.register_buffer("frame_mask", mask)

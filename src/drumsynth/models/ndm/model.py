@@ -200,11 +200,13 @@ class NDMModel:
         labels = self._labels(labels, len(mel))
         return self.generate(self.wae.encode(self.wae.normalise(mel), labels), labels)
 
-    def export_graphs(self) -> dict[str, torch.nn.Module]:
+    def export_graphs(self, portable: bool = False) -> dict[str, torch.nn.Module]:
         """Tensor-only modules for file exports (``drumsynth.export``), sharing this model's weights:
         ``"decode"`` (:class:`DecodeGraph`: :meth:`generate` with the MCNN inverter) and ``"encode"``
-        (:class:`EncodeGraph`: :meth:`encode` with the uniform class mix). Griffin-Lim, an iterative
-        baseline, is not exported: the inverter must be the MCNN."""
+        (:class:`EncodeGraph`: :meth:`encode` with the uniform class mix). The decode graph is plain
+        convolutions either way (``portable`` is for families with an inverse STFT). Griffin-Lim, an
+        iterative baseline, is not exported: the inverter must be the MCNN."""
+        del portable
         if self.inverter != "mcnn":
             raise DrumsynthError(f"only the MCNN inverter can be exported, not {self.inverter!r}")
         return {"decode": DecodeGraph(self), "encode": EncodeGraph(self)}
