@@ -75,23 +75,47 @@ def test_every_runtime_file_is_package_data():
 
 
 def test_runtime_dependencies_cover_every_verb():
-    """What a verb imports at run time is a dependency, not an extra: demo and evaluate draw a sheet."""
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in deps}
-    imported = set()
+    """What drumsynth imports is declared: core needs as dependencies (demo and evaluate draw a sheet),
+    a front end's own needs (web, OSC, MIDI, export) in its extra; each extra is imported only inside
+    the front end that uses it, and check-wheel runs every verb's --help without any extra installed."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(specs: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in specs}
+
+    core = names(project["dependencies"])
+    extras = {extra: names(specs) for extra, specs in project["optional-dependencies"].items() if extra != "dev"}
+    imported: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):  # imports inside functions count too
             if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
+                modules = [alias.name.split(".")[0] for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"drumsynth", "__future__"}
+                modules = [node.module.split(".")[0]]
+            else:
+                continue
+            for module in modules:
+                imported.setdefault(module, set()).add(str(path.relative_to(PACKAGE)))
+    third_party = set(imported) - set(sys.stdlib_module_names) - {"drumsynth", "__future__"}
     # aisfx is installed --no-deps on purpose (its pins are old); evaluate says how when it is absent.
     optional = {"aisfx"}
-    distribution = {"sklearn": "scikit-learn", "soundfile": "soundfile"}
+    distribution = {"sklearn": "scikit-learn", "pythonosc": "python-osc", "multipart": "python-multipart",
+                    "starlette": "fastapi", "pydantic": "fastapi", "onnxruntime": "onnxruntime"}
+    declared = core.union(*extras.values())
     needed = {distribution.get(m, m).lower() for m in third_party - optional}
-    assert needed <= names, f"imported but not declared: {sorted(needed - names)}"
-    assert any(d.replace(" ", "") == "torch==2.13.0" for d in deps), deps  # any other spec pulls CUDA
+    assert needed <= declared, f"imported but not declared: {sorted(needed - declared)}"
+    assert any(d.replace(" ", "") == "torch==2.13.0" for d in project["dependencies"])  # any other spec pulls CUDA
+    # The console script imports every verb's module to build --help: no extra may be imported there.
+    cli_top_level = set()
+    for path in (PACKAGE / "cli").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:  # module level only: lazy imports inside run() are fine
+            if isinstance(node, ast.Import):
+                cli_top_level |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                cli_top_level.add(node.module.split(".")[0])
+    in_cli = {distribution.get(m, m).lower() for m in cli_top_level}
+    assert not in_cli & set().union(*extras.values()), sorted(in_cli & set().union(*extras.values()))
+    assert names(project["optional-dependencies"]["dev"]) >= set().union(*extras.values()), "make test needs every extra"
 
 
 def test_docs_stay_inside_the_repository():
