@@ -73,7 +73,7 @@ def export_and_check(model: str | Path, fmt: str, folder: Path, *options: str) -
     out = folder / f"{session.family}{SUFFIX[fmt]}"
     assert main(["export", "--model", str(model), "--format", fmt, "--out", str(out), *options]) == 0
     sidecar = json.loads(Path(str(out) + ".json").read_text())
-    report = verify(session, fmt, out)
+    report = verify(session, fmt, out, scratch=folder)
     facts = report["facts"]
     # the host needed no drumsynth (and ONNX no torch either) ...
     assert facts["imported"]["drumsynth"] is False

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 TIMEOUT_S = 600
 
 
-def fresh_process(fmt: str, path: Path, z: np.ndarray, labels: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
-    """Run the reload script on ``path`` in a new interpreter: its arrays and what it saw."""
+def fresh_process(fmt: str, path: Path, z: np.ndarray, labels: np.ndarray, scratch: Path | None = None
+                  ) -> tuple[dict[str, np.ndarray], dict]:
+    """Run the reload script on ``path`` in a new interpreter: its arrays and what it saw. Its inputs and
+    outputs pass through a temporary folder inside ``scratch`` (default: the system's), removed after."""
     if fmt not in FORMATS:
         raise DrumsynthError(f"export format {fmt!r} is not one of {list(FORMATS)}")
-    with tempfile.TemporaryDirectory(prefix="drumsynth-verify-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="drumsynth-verify-", dir=scratch) as tmp:
         inputs, outputs = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(inputs, z=z, labels=labels)
         command = [sys.executable, "-I", reload.__file__, fmt, str(Path(path).resolve()), str(inputs), str(outputs)]
@@ -48,7 +50,7 @@ def fresh_process(fmt: str, path: Path, z: np.ndarray, labels: np.ndarray) -> tu
     return arrays, facts
 
 
-def verify(session: Session, fmt: str, path: str | Path) -> dict[str, Any]:
+def verify(session: Session, fmt: str, path: str | Path, scratch: Path | None = None) -> dict[str, Any]:
     """Reload ``path`` in a fresh process and compare it with the Session's own decoding.
 
     Returns ``{"format", "file", "hits", "max_abs_diff", "reference_peak" (of the Session's hits),
@@ -57,7 +59,7 @@ def verify(session: Session, fmt: str, path: str | Path) -> dict[str, Any]:
     """
     z, labels = check_inputs(session)
     reference = eager_decode(session, z, labels).numpy()
-    arrays, facts = fresh_process(fmt, Path(path), z.numpy(), labels.numpy())
+    arrays, facts = fresh_process(fmt, Path(path), z.numpy(), labels.numpy(), scratch)
     if arrays["wave"].shape != reference.shape:
         raise DrumsynthError(f"{path} decoded shape {arrays['wave'].shape}, the Session {reference.shape}")
     report = {"format": fmt, "file": str(path), "hits": int(len(reference)),
