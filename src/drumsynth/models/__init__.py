@@ -14,6 +14,9 @@ A family package ``drumsynth.models.<family>`` provides, in its ``__init__.py``:
 - ``load_model(checkpoint: dict, device="cpu") -> FamilyModel`` — the inference object, rebuilt from a
   release (or resume) checkpoint's stored config alone.
 
+``build_recipe`` and ``data_factories`` load lazily (a module ``__getattr__``): rendering a release never
+imports ``drumsynth.train``.
+
 A ``FamilyModel`` has ``family``, ``sample_rate``, ``classes`` (its class names) and ``latent_dim``, and:
 
 - ``sample_latent(n, generator, labels=None) -> Tensor[n, latent_dim]``: ``labels`` Tensor[n, C] are the
@@ -31,6 +34,9 @@ Optional, where the family has them:
 - ``analyze(wave: Tensor[B, T]) -> (z Tensor[B, latent_dim], c Tensor[B, C])`` — an encoder that also
   estimates the class weights (DrumGAN VST's Analyze; ``Session.analyze`` sets the sliders from it)
 - ``OPTIONS: dict[str, tuple[str, ...]]`` — inference options ``Session.set_option`` may set
+- ``export_graphs(portable=False) -> {"decode": Module, "encode": Module?}`` — tensor-only modules for
+  ``drumsynth export`` (``decode``: z + class weights -> hits, what ``generate`` computes; ``portable``:
+  real operators only, for ONNX); a family without it cannot be exported
 
 Front ends never import a family directly: they go through :func:`family_module`.
 """
