@@ -302,11 +302,13 @@ def test_a_gan_only_run_has_no_analyze(tiny_cache, tmp_path):
 @pytest.mark.corpus
 def test_soft_labels_on_the_real_test_kits_agree_with_their_classes(real_corpus):
     """The classifier's soft labels are the GAN's conditioning: on real kick/snare/cymbal recordings
-    their arg-max must be the recording's class."""
+    their arg-max must be the recording's class. The shipped classifier's 3-class accuracy on the held-out
+    kits is 0.911 (144/158, src/drumsynth/pretrained/classifier.md; the electronic kits are its weak group),
+    and the soft labels are that classifier's output."""
     specs = gdata.build_specset(real_corpus, "test", DataConfig())
     assert len(specs) > 20 and specs.spec.shape[1:] == (2, 1024, 48)
     agree = float((specs.soft.argmax(1) == specs.labels).float().mean())
-    assert agree >= 0.95, agree
+    assert agree >= 0.9, agree
 
 
 @pytest.mark.corpus
