@@ -413,3 +413,19 @@ def test_info_on_the_shipped_models_names_rate_length_and_classes(capsys):
     card = json.loads(capsys.readouterr().out)
     assert card["family"] == "ndm" and card["sr"] == card["config"]["data"]["sr"]
     assert len(card["classes"]) == 8 and card["latent_dim"] == card["config"]["model"]["latent_dim"]
+
+
+def test_info_names_what_a_fine_tuned_model_started_from(tmp_path, capsys):
+    init = {"from": "ndm", "path": "/x/ndm.pt", "sha256": "ab" * 32, "family": "ndm", "step": 4000,
+            "version": "0.1.0", "created": "2026-12-02"}
+    config = {"data": {"sr": 22050, "length": 11025}, "model": {"latent_dim": 16}, "train": {}}
+    ckpt = new_checkpoint("release", family="ndm", config=config, step=680, metrics={},
+                          extra={"classes": ["kick", "clap"], "inherited_classes": ["clap"]}, seed=0, init=init)
+    path = save_checkpoint(ckpt, tmp_path / "ft.pt")
+    assert main(["info", str(path), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["init"] == init and card["inherited_classes"] == ["clap"]
+    assert main(["info", str(path)]) == 0
+    assert "fine-tuned from: ndm (step 4000, sha256 abababababab…); inherited classes: clap" in capsys.readouterr().out
+    assert main(["info", str(card_checkpoint(tmp_path / "plain.pt")), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["init"] is None

@@ -361,3 +361,21 @@ def test_load_reads_the_checkpoint_data_record(tmp_path: Path):
         session.generate("hihat_open")
     with pytest.raises(DrumsynthError, match="saw no hihat_open"):
         session.controls("hihat_open")
+
+
+@needs["ndm"]
+def test_a_fine_tuned_model_keeps_the_classes_it_inherited(tmp_path: Path):
+    """A kit without claps, fine-tuned from ndm: the release lists clap as inherited, so it stays playable."""
+    from drumsynth.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(shipped_models()["ndm"])
+    classes = ckpt.get("extra", {}).get("classes", ())
+    ckpt["data"] = {"cache": "my-kit", "counts": {"train": {c: (0 if c in ("clap", "tom") else 5) for c in classes}}}
+    ckpt["extra"] = {**ckpt["extra"], "inherited_classes": ["clap"]}
+    path = tmp_path / "fine-tuned.pt"
+    torch.save(ckpt, path)
+    session = Session.load(str(path))
+    assert "clap" in session.trained_classes and "tom" not in session.trained_classes
+    assert np.isfinite(session.generate("clap").waves).all()
+    with pytest.raises(DrumsynthError, match="saw no tom in training"):
+        session.generate("tom")

@@ -92,6 +92,8 @@ def model_card(ckpt: object, path: Path) -> dict[str, Any]:
         "sr": sr, "length": length, "seconds": seconds, "latent_dim": model_cfg.get("latent_dim"),
         "step": ckpt.get("step"), "seed": ckpt.get("seed"), "metrics": ckpt.get("metrics") or {},
         "data": _data_record(ckpt.get("data")), "created": ckpt.get("created"), "version": ckpt.get("version"),
+        "init": ckpt.get("init") if isinstance(ckpt.get("init"), dict) else None,
+        "inherited_classes": list(extra.get("inherited_classes") or []),
         "config": config,
     }
 
@@ -146,6 +148,12 @@ def card_text(card: dict[str, Any]) -> str:
         for split, per_label in data["counts"].items():
             detail = ", ".join(f"{label} {n}" for label, n in per_label.items())
             lines.append(f"  {split}: {sum(per_label.values())} ({detail})")
+    if card["init"] is not None:
+        init = card["init"]
+        lines.append(f"fine-tuned from: {init.get('from')} (step {init.get('step')}, sha256 "
+                     f"{str(init.get('sha256', ''))[:12]}…)"
+                     + (f"; inherited classes: {', '.join(card['inherited_classes'])}"
+                        if card["inherited_classes"] else ""))
     lines.append(f"created: {card['created'] or unknown}; drumsynth {card['version'] or '?'}; "
                  f"format {card['format']} v{card['format_version']}")
     lines.append(f"sha256: {card['sha256']}")

@@ -157,17 +157,19 @@ class Session:
     """One loaded model. Create with :meth:`load`.
 
     ``data`` is the checkpoint's record of its training data (``trained_counts``); when present, a
-    class the model saw no training files of is refused wherever a class is asked for.
+    class the model saw no training files of is refused wherever a class is asked for, unless it is in
+    ``inherited``: a fine-tuned model keeps what its initial model learnt of the classes its kit lacks.
     """
 
     def __init__(self, model, *, checkpoint: Path, checkpoint_sha256: str, device: str = "cpu",
-                 data: dict[str, Any] | None = None):
+                 data: dict[str, Any] | None = None, inherited: tuple[str, ...] = ()):
         self.model = model
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
         self.device = device
         self.options: dict[str, str] = {}
         self.train_counts = trained_counts(data, tuple(model.classes))
+        self.inherited = tuple(c for c in inherited if c in model.classes)
         # Latent navigation state (CPU tensors): the sliders' class weights Tensor[C], the centre
         # Tensor[latent_dim] with where it came from, and the orthonormal directions Tensor[latent_dim]
         # (drawn from seed 0 on first use).
@@ -192,8 +194,9 @@ class Session:
         path = resolve_model(None if spec is None else str(spec))
         ckpt = load_checkpoint(path)
         model = family_module(ckpt["family"]).load_model(ckpt, device=device)
+        inherited = (ckpt.get("extra") or {}).get("inherited_classes") or ()
         return cls(model, checkpoint=path, checkpoint_sha256=file_sha256(path), device=device,
-                   data=ckpt.get("data"))
+                   data=ckpt.get("data"), inherited=tuple(str(c) for c in inherited))
 
     def set_option(self, key: str, value: str) -> None:
         """Set an inference option the model declares in ``model.OPTIONS`` (e.g. ndm's ``inverter``)."""
@@ -221,10 +224,11 @@ class Session:
 
     @property
     def trained_classes(self) -> tuple[str, ...]:
-        """The classes the model saw training files of (all of them when the checkpoint does not say)."""
+        """The classes the model saw training files of (all of them when the checkpoint does not say),
+        with those a fine-tuned model inherited from its initial model."""
         if self.train_counts is None:
             return self.classes
-        return tuple(c for c in self.classes if self.train_counts[c] > 0)
+        return tuple(c for c in self.classes if self.train_counts[c] > 0 or c in self.inherited)
 
     def export_graphs(self, portable: bool = False) -> dict[str, torch.nn.Module]:
         """The model as tensor-only modules for file exports (:mod:`drumsynth.export.model`), on its weights.
