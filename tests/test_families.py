@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from conftest import synth_hit
+from drumsynth.checkpoint import load_checkpoint
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.models import PRESETS, available_families, build_family_config, family_module
 from drumsynth.train import Trainer, seed_everything
-from drumsynth.checkpoint import load_checkpoint
 
 MATRIX = [(f, p) for f in available_families() for p in PRESETS]
 
