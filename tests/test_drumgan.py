@@ -22,7 +22,13 @@ from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.config import DataConfig, gan_steps, scale_sizes
 from drumsynth.models.drumgan.encoder import Encoder
 from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED
-from drumsynth.models.drumgan.networks import downsample, downsample_spec, real_at_scale, upsample
+from drumsynth.models.drumgan.networks import (
+    downsample,
+    downsample_spec,
+    real_at_scale,
+    upsample,
+    upsample_smooth,
+)
 from drumsynth.models.drumgan.recipe import DrumGANRecipe, build_modules, stage_at
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
 
@@ -96,9 +102,9 @@ def test_paper_scales_are_the_seeds_1024_by_48_grown_from_32_by_3():
         (32, 3), (64, 3), (128, 6), (256, 12), (512, 24), (1024, 48)]
 
 
-@pytest.mark.parametrize("class_bias", [False, True])
-def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias):
-    config = tiny_config(f"model.class_bias={str(class_bias).lower()}")
+@pytest.mark.parametrize("class_bias,smooth", [(False, False), (True, False), (True, True)])
+def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias, smooth):
+    config = tiny_config(f"model.class_bias={str(class_bias).lower()}", f"model.smooth_upsample={str(smooth).lower()}")
     sizes = scale_sizes(config)
     torch.manual_seed(0)
     generator, critic, _ = build_modules(config)
@@ -116,6 +122,21 @@ def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias):
         # Halfway through the fade both paths count.
         half = generator(z, c, s, 0.5)
         assert not torch.allclose(half, generator(z, c, s, 0.0)) and not torch.allclose(half, generator(z, c, s, 1.0))
+
+
+def test_smooth_upsampling_blends_neighbouring_frames():
+    """Nearest neighbour repeats each frame (steps between pairs); bilinear puts every new frame between
+    its neighbours, keeps a constant constant and keeps the mean of a ramp."""
+    ramp = torch.arange(6.0).view(1, 1, 1, 6).expand(1, 1, 2, 6)
+    steps = upsample(ramp, (1, 2))[0, 0, 0]
+    assert torch.equal(steps[0::2], steps[1::2])
+    smooth = upsample_smooth(ramp, (1, 2))[0, 0, 0]
+    inner = smooth[1:-1]
+    assert (inner[1:] - inner[:-1] > 0).all() and torch.allclose(inner[1:] - inner[:-1], torch.full((9,), 0.5))
+    assert torch.allclose(upsample_smooth(torch.full((1, 3, 4, 5), 2.0), (2, 2)), torch.full((1, 3, 8, 10), 2.0))
+    config = tiny_config("model.smooth_upsample=true")
+    assert build_modules(config)[0].upsample_features is upsample_smooth
+    assert build_modules(tiny_config())[0].upsample_features is upsample
 
 
 def test_class_bias_gives_the_finest_block_the_class():

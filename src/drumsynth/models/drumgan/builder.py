@@ -17,5 +17,6 @@ def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Gener
     """The three networks of a config, untrained: (generator, critic, encoder)."""
     check(config)
     kwargs = generator_kwargs(config, n_classes)
-    return (Generator(**kwargs, class_bias=config.model.class_bias), Critic(**kwargs),
+    return (Generator(**kwargs, class_bias=config.model.class_bias,
+                      smooth_upsample=config.model.smooth_upsample), Critic(**kwargs),
             Encoder(**encoder_kwargs(config, n_classes)))

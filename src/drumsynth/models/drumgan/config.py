@@ -62,12 +62,17 @@ class ModelConfig:
         entries); the coarsest scale is the full size divided by their products
     class_bias : c also enters every finer generator block as a per-channel bias (ours, not the
         seed's; the `cpu` preset: the fine blocks otherwise make the same upper octaves for every class)
+    smooth_upsample : the generator's blocks up-sample their input features bilinearly instead of by
+        nearest neighbour (ours; issue 14: nearest-neighbour copies of whole frames were the first
+        suspect for the broadband ticks of run 5). The fade-in skip path stays nearest, so the fade-in
+        equivalence holds either way
     """
 
     latent_dim: int = 128
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128, 64])
     factors: list[list[int]] = field(default_factory=lambda: [[2, 1], [2, 2], [2, 2], [2, 2], [2, 2]])
     class_bias: bool = False
+    smooth_upsample: bool = False
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "channels": "count"})

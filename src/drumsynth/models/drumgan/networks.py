@@ -33,6 +33,14 @@ def upsample(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
     return x.repeat_interleave(by[0], dim=2).repeat_interleave(by[1], dim=3)
 
 
+def upsample_smooth(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
+    """Bilinear up-sampling Tensor[B, C, H, W] -> Tensor[B, C, H * by[0], W * by[1]] (half-pixel
+    centres, edges clamped): neighbouring frames blend instead of repeating in steps."""
+    if by == (1, 1):
+        return x
+    return F.interpolate(x, scale_factor=by, mode="bilinear", align_corners=False)
+
+
 def downsample(x: torch.Tensor, by: tuple[int, int]) -> torch.Tensor:
     """Average pooling Tensor[B, C, H, W] -> Tensor[B, C, H / by[0], W / by[1]]."""
     return x if by == (1, 1) else F.avg_pool2d(x, kernel_size=by, stride=by)
@@ -61,8 +69,9 @@ class Generator(nn.Module):
     """[z, c] -> complex-STFT channels, grown progressively (see the module docstring)."""
 
     def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]],
-                 class_bias: bool = False) -> None:
+                 class_bias: bool = False, smooth_upsample: bool = False) -> None:
         super().__init__()
+        self.upsample_features = upsample_smooth if smooth_upsample else upsample
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.channels, self.sizes = list(channels), [tuple(s) for s in sizes]
         f0, n0 = self.sizes[0]
@@ -101,7 +110,7 @@ class Generator(nn.Module):
         previous = h
         for s in range(1, scale + 1):
             previous = h
-            up = upsample(h, factor(self.sizes, s))
+            up = self.upsample_features(h, factor(self.sizes, s))
             if self.class_bias is not None:
                 up = up + self.class_bias[s - 1](c)[:, :, None, None]
             h = self.blocks[s](up)
