@@ -53,6 +53,20 @@ def test_plane_lerp_and_slerp_values():
     assert torch.allclose(rows, torch.stack([(a + b) / math.sqrt(2), 1.5 * a]))
 
 
+def test_slerp_and_lerp_hit_the_ends_and_slerp_keeps_unit_norms():
+    """``drumsynth morph``'s paths: both start at a and end at b for any latents; between unit vectors
+    slerp stays on the sphere (lerp cuts through it), in the dimensions the families use."""
+    g = torch.Generator().manual_seed(4)
+    for dim in (3, 64, 100, 128):
+        a, b = torch.randn(5, dim, generator=g), torch.randn(5, dim, generator=g)
+        for path in (latent.slerp, latent.lerp):
+            assert torch.allclose(path(a, b, 0.0), a, atol=1e-6) and torch.allclose(path(a, b, 1.0), b, atol=1e-6)
+        ua, ub = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+        for t in (0.1, 0.25, 0.5, 0.9):
+            assert torch.allclose(latent.slerp(ua, ub, t).norm(dim=1), torch.ones(5), atol=1e-6)
+        assert torch.all(latent.lerp(ua, ub, 0.5).norm(dim=1) < 1.0 - 1e-3)
+
+
 def test_latent_helpers_reject_bad_input():
     g = torch.Generator().manual_seed(0)
     for bad_dim in (1, 0, -3, 2.5, True):

@@ -12,7 +12,7 @@ from drumsynth.errors import DrumsynthError
 # One module per verb, each with add_parser(subparsers); imported lazily by name so that
 # `drumsynth --help` stays fast and a verb's heavy imports happen only when it runs.
 VERBS = ("corpus", "prepare", "train", "generate", "encode", "vary", "classify", "evaluate", "bench", "demo",
-         "info", "kit", "humanize", "serve", "export", "web")
+         "info", "kit", "humanize", "serve", "export", "web", "morph")
 
 
 def build_parser() -> argparse.ArgumentParser:

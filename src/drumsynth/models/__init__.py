@@ -131,3 +131,45 @@ def as_latent(z, latent_dim: int, device) -> torch.Tensor:
     if not torch.isfinite(z).all():
         raise DrumsynthError("z holds NaN or infinite values")
     return z
+
+
+def as_class_weights(labels, n_classes: int, batch: int, device) -> torch.Tensor:
+    """Class weights as float32 Tensor[batch, n_classes] on ``device``.
+
+    ``labels``: weights Tensor[B, C] (any finite values, soft or one-hot), class indices Tensor[B]
+    (int), or ``None`` (equal weights 1 / C). A wrong shape, an index out of range or a non-finite
+    weight is a ``DrumsynthError``.
+    """
+    import torch
+
+    if labels is None:
+        return torch.full((batch, n_classes), 1.0 / n_classes, device=device)
+    labels = torch.as_tensor(labels)
+    if not labels.is_floating_point() and labels.ndim == 1:
+        if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
+            raise DrumsynthError(f"class indices must be in 0..{n_classes - 1}, got {labels.tolist()}")
+        labels = torch.nn.functional.one_hot(labels.long(), n_classes)
+    labels = labels.to(device, torch.float32)
+    if labels.shape != (batch, n_classes):
+        raise DrumsynthError(f"labels must be [B={batch}, C={n_classes}] class weights, got {tuple(labels.shape)}")
+    if not torch.isfinite(labels).all():
+        raise DrumsynthError("class weights must be finite")
+    return labels
+
+
+def as_clips(wave, length: int, device) -> torch.Tensor:
+    """Sounds Tensor[B, T] (or [T]) -> fitted clips float32 Tensor[B, length] on ``device``: cut or
+    zero-padded to ``length`` and peak-normalised, as training clips are. An empty, NaN or infinite
+    sound, or another shape, is a ``DrumsynthError``."""
+    import torch
+
+    from drumsynth.audio.dsp import peak_normalise, trim_or_pad
+
+    wave = torch.as_tensor(wave, dtype=torch.float32, device=device)
+    if wave.ndim == 1:
+        wave = wave.unsqueeze(0)
+    if wave.ndim != 2 or wave.shape[-1] == 0:
+        raise DrumsynthError(f"wave must be [B, T] with T > 0, got {tuple(wave.shape)}")
+    if not torch.isfinite(wave).all():
+        raise DrumsynthError("wave holds NaN or infinite samples")
+    return peak_normalise(trim_or_pad(wave, length))

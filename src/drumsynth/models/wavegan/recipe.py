@@ -1,0 +1,225 @@
+"""Training the conditional WaveGAN: WGAN-GP with ``n_critic`` critic updates per generator update.
+
+One training step (seed §3.1):
+
+- ``n_critic`` times: ``loss/d = E[D(G(z, c), c)] - E[D(x, c)] + lambda GP`` on a fresh real batch
+  ``(x, c)`` and fakes of the same classes, ``GP = E[(||grad_x~ D(x~, c)|| - 1)^2]`` at random points
+  between each real clip and its fake (Gulrajani et al.);
+- once: ``loss/g = -E[D(G(z, c'), c')]`` with classes ``c'`` drawn uniformly.
+
+With progressive growing (``model.start_length`` > 0) the stage and fade-in follow from the step
+alone (resume-exact): stage ``k`` trains at ``lengths[first + k]``, its first ``fade_fraction`` of
+steps fading the new blocks in linearly (real clips are pooled and faded the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from drumsynth.config import to_dict
+from drumsynth.data.cache import Cache
+from drumsynth.data.dataset import DrumDataset
+from drumsynth.errors import DrumsynthError
+from drumsynth.models.wavegan import data as wdata
+from drumsynth.models.wavegan.builder import build_modules
+from drumsynth.models.wavegan.config import Config, check, class_names, first_scale, lengths
+from drumsynth.models.wavegan.networks import real_at_scale, upsample
+from drumsynth.train.recipe import Metrics, Recipe
+
+# Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
+SELECTION_SEED = 20200
+
+
+def stage_at(config: Config, step: int) -> tuple[int, float]:
+    """(scale, fade-in alpha) of training step ``step`` (0-based): the full length without growing."""
+    last = len(lengths(config)) - 1
+    if not config.model.start_length:
+        return last, 1.0
+    t, first, start = config.train, first_scale(config), 0
+    for k, steps in enumerate(t.stage_steps):
+        if step < start + steps:
+            local = step - start
+            fade = round(t.fade_fraction * steps) if k > 0 else 0
+            # (local + 1): the new block already contributes at its first step.
+            return first + k, min(1.0, (local + 1) / fade) if fade > 0 else 1.0
+        start += steps
+    return last, 1.0
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator) -> torch.Tensor:
+    """WGAN-GP: ``E[(||grad D(x~)|| - 1)^2]`` at ``x~ = fake + eps (real - fake)``, eps ~ U(0, 1) per clip.
+
+    critic : x Tensor[B, ...] -> scores Tensor[B] (the class already bound)
+    real, fake : Tensor[B, ...]; returns a scalar Tensor (differentiable in the critic's weights)
+    """
+    eps = torch.rand(len(real), *([1] * (real.ndim - 1)), generator=generator, device=generator.device).to(real)
+    mixed = torch.lerp(fake, real, eps).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+
+
+class WaveGANRecipe(Recipe):
+    """Conditional WaveGAN, WGAN-GP (see the module docstring).
+
+    Parameters
+    ----------
+    config : the wavegan ``Config``
+    classes : the model's class names (the config's class view)
+    """
+
+    family = "wavegan"
+    best_metric = "valid/class_agreement"
+    best_mode = "max"
+    best_metric_sometimes = True  # judged only at full length after the last fade-in
+
+    def __init__(self, config: Config, classes: tuple[str, ...] | None = None) -> None:
+        self.cfg = check(config)
+        self.config = to_dict(config)
+        self.sample_rate = config.data.sr
+        self.classes = tuple(classes) if classes is not None else class_names(config.data)
+        self.lengths = lengths(config)
+        self.generator, self.critic = build_modules(config, len(self.classes))
+        t = config.train
+        betas = tuple(t.adam_betas)
+        self._optimizers = {"generator": torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas),
+                            "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=betas)}
+        self.last_step = 0
+        self._judge = None
+
+    # ---- contract ------------------------------------------------------------------------------
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "critic": self.critic}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._optimizers
+
+    def release_modules(self) -> list[str]:
+        # The generator itself, no moving average: drumgan's average of the weights added a broadband
+        # floor at this training length (docs/drumgan.md, run 3).
+        return ["generator"]
+
+    def bind(self, nets: dict[str, nn.Module]) -> None:
+        # DDP cannot take the gradient penalty's double backward (torch.autograd.grad with
+        # create_graph through a DistributedDataParallel module): one process only.
+        if any(isinstance(m, nn.parallel.DistributedDataParallel) for m in nets.values()):
+            raise DrumsynthError("wavegan trains in a single process (the gradient penalty's double backward "
+                                 "does not go through DDP); run 'drumsynth train' without torchrun")
+        super().bind(nets)
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
+        self.last_step = step
+        t = self.cfg.train
+        b, latent = t.batch_size, self.cfg.model.latent_dim
+        scale, alpha = stage_at(self.cfg, step)
+        G, D = self.nets["generator"], self.nets["critic"]
+        waves, c_real, c_fake = batch["wave"], batch["c"], batch["c_fake"]
+
+        def noise(n: int) -> torch.Tensor:
+            return torch.randn(n, latent, generator=generator, device=generator.device).to(waves)
+
+        sums = {"loss/d": 0.0, "loss/gp": 0.0, "loss/wasserstein": 0.0}
+        opt = self._optimizers["critic"]
+        for k in range(t.n_critic):
+            part = slice(k * b, (k + 1) * b)
+            real = real_at_scale(waves[part], self.lengths, scale, alpha)
+            c = c_real[part]
+            # Fakes of the real clips' classes: each penalty point mixes a real clip with a fake of
+            # its own class, so the point's class is well defined.
+            with torch.no_grad():
+                fake = G(noise(b), c, scale, alpha)
+            d_real = D(real, c, scale, alpha, generator)
+            d_fake = D(fake, c, scale, alpha, generator)
+            gp = gradient_penalty(lambda x, c=c: D(x, c, scale, alpha, generator), real, fake, generator)
+            wasserstein = d_real.mean() - d_fake.mean()
+            loss_d = -wasserstein + t.gp_weight * gp
+            opt.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt.step()
+            sums["loss/d"] += loss_d.item()
+            sums["loss/gp"] += gp.item()
+            sums["loss/wasserstein"] += wasserstein.item()
+
+        self.critic.requires_grad_(False)
+        try:
+            c = c_fake[:b]
+            loss_g = -D(G(noise(b), c, scale, alpha), c, scale, alpha, generator).mean()
+            opt = self._optimizers["generator"]
+            opt.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt.step()
+        finally:
+            self.critic.requires_grad_(True)
+        metrics = {k: v / t.n_critic for k, v in sums.items()}
+        return metrics | {"loss/g": loss_g.item(), "stage/length": float(self.lengths[scale]),
+                          "stage/alpha": float(alpha)}
+
+    def release_extra(self) -> dict[str, Any]:
+        return {"classes": list(self.classes)}
+
+    # ---- generator selection -------------------------------------------------------------------
+
+    def selecting(self) -> bool:
+        """Whether the validation after ``last_step`` judges the generator (full length, faded in)."""
+        if self.cfg.train.select_per_class <= 0:
+            return False
+        scale, alpha = stage_at(self.cfg, self.last_step)
+        return scale == len(self.lengths) - 1 and alpha >= 1.0
+
+    def class_agreement(self, G: nn.Module) -> float:
+        """Share of hits from fixed latents (``select_per_class`` per class, one-hot classes) that the
+        drum classifier assigns to the requested class."""
+        from drumsynth.audio.dsp import peak_normalise
+        from drumsynth.metrics.classifier import load_classifier
+
+        device = next(G.parameters()).device
+        if self._judge is None:
+            self._judge = load_classifier(device=device)
+        n, k = self.cfg.train.select_per_class, len(self.classes)
+        fixed = torch.Generator(device=device).manual_seed(SELECTION_SEED)
+        z = torch.randn(n * k, self.cfg.model.latent_dim, generator=fixed, device=device)
+        wanted = torch.arange(k, device=device).repeat_interleave(n)
+        c = torch.eye(k, device=device)[wanted]
+        waves = torch.cat([peak_normalise(G(z[i:i + 32], c[i:i + 32])[:, 0]) for i in range(0, len(z), 32)])
+        judged = self._judge.probs3(waves, self.sample_rate).argmax(1).to(device)
+        return float((judged == wanted).float().mean())
+
+    # ---- inference-side hooks ------------------------------------------------------------------
+
+    def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` hits at the current length (nearest-up-sampled to T), classes in turn: Tensor[n, 1, T]."""
+        scale, alpha = stage_at(self.cfg, self.last_step)
+        z = torch.randn(n, self.cfg.model.latent_dim, generator=generator, device=generator.device)
+        c = torch.eye(len(self.classes), device=z.device)[torch.arange(n, device=z.device) % len(self.classes)]
+        wave = modules["generator"](z, c, scale, alpha)
+        for _ in range(len(self.lengths) - 1 - scale):
+            wave = upsample(wave)
+        return wave / wave.abs().amax(-1, keepdim=True).clamp_min(1e-8)
+
+    def validate(self, modules: dict[str, nn.Module], batches: Iterable[Any] | None) -> Metrics:
+        """``valid/class_agreement`` when selecting (:meth:`selecting`), else ``{}``."""
+        del batches
+        if not self.selecting():
+            return {}
+        return {"valid/class_agreement": self.class_agreement(modules["generator"])}
+
+
+def build_recipe(config: Config, cache: Cache | None) -> WaveGANRecipe:
+    """The family contract's ``build_recipe`` (the cache is read by :func:`data_factories` only)."""
+    del cache
+    return WaveGANRecipe(config)
+
+
+def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int = 1
+                   ) -> tuple[wdata.BalancedWaveBatches, None]:
+    """The family contract's ``data_factories``: (train factory, None). Validation judges generated
+    hits only (no valid batches). ``rank``/``world_size`` are unused (one process)."""
+    del rank, world_size
+    check(config)
+    train: DrumDataset = wdata.waveset(cache, "train", config.data)
+    return wdata.BalancedWaveBatches(train, config.train.batch_size, config.train.n_critic), None
