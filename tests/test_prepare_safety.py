@@ -23,7 +23,7 @@ from conftest import SR, synth_hit
 from drumsynth.cli.main import main
 from drumsynth.data import cache as cache_mod
 from drumsynth.data.cache import CACHE_FILES, load_cache, write_cache
-from drumsynth.data.corpus import MAX_SECONDS, build_corpus
+from drumsynth.data.corpus import CLASS_MAX_SECONDS, build_corpus
 from drumsynth.data.prepare import (
     MIN_VALID_PER_CLASS,
     SMALL_KIT,
@@ -467,27 +467,35 @@ def test_valid_and_test_share_options(tmp_path: Path, capsys):
         assert "share" in one_line_error(capsys)
 
 
-def test_long_files_are_cut_to_the_longest_model_length_and_counted(tmp_path: Path, capsys):
+def test_long_files_are_cut_at_their_class_cap_with_a_fade_and_counted(tmp_path: Path, capsys):
     kit = make_kit(tmp_path / "Kit", {"Kicks": ("kick", 4)})
-    write_hit(kit / "Cymbals" / "long crash.wav", "cymbal", seed=3, seconds=4.8)
+    # A crash that rings longer than the cymbal cap (steady noise) and one that ends inside it.
+    rng = np.random.default_rng(0)
+    (kit / "Cymbals").mkdir()
+    sf.write(kit / "Cymbals" / "long crash.wav", 0.5 * rng.uniform(-1, 1, int(8.0 * SR)), SR)
+    write_hit(kit / "Cymbals" / "short crash.wav", "cymbal", seed=3, seconds=4.8)
     assert main(["prepare", str(kit), "--out", str(tmp_path / "c"), "--min-files", "1"]) == 0
     text = capsys.readouterr().out
-    assert f"1 sound(s) longer than {MAX_SECONDS:g} s" in text
+    assert "1 sound(s) longer than their class's cap" in text and "cymbal 6 s" in text
     cache = load_cache(tmp_path / "c")
-    i = next(i for i, r in enumerate(cache.records) if r["label"] == "cymbal")
-    assert len(cache.wave(i)) == round(MAX_SECONDS * SR)
+    lengths = {Path(r["id"]).name: len(cache.wave(i)) for i, r in enumerate(cache.records)}
+    assert lengths["long crash.wav"] == round(CLASS_MAX_SECONDS["cymbal"] * SR)
+    # The kept tail of the short crash runs past the old 1 s cut.
+    assert round(1.0 * SR) < lengths["short crash.wav"] < round(CLASS_MAX_SECONDS["cymbal"] * SR)
+    long = cache.wave(next(i for i, r in enumerate(cache.records) if r["id"].endswith("long crash.wav")))
+    assert np.abs(long[-32:]).max() < 0.05 * np.abs(long).max()  # faded out at the cut, not clipped off
     assert cache.info["cut"] == 1
     # The table shows every class, with the ones the model will never see at 0.
     assert "hihat_open" in text and "total" in text
 
 
-def test_max_seconds_covers_every_shipped_model_length():
+def test_class_caps_cover_every_shipped_model_length():
     from drumsynth.models import PRESETS, available_families, build_family_config
 
     for family in available_families():
         for preset in PRESETS:
             data = build_family_config(family, preset).data
-            assert data.length / data.sr <= MAX_SECONDS, (family, preset)
+            assert data.length / data.sr <= max(CLASS_MAX_SECONDS.values()), (family, preset)
 
 
 # ----------------------------------------------------------------------------- a real kit

@@ -26,8 +26,10 @@ into valid by hash, the train file with the lowest hash goes to valid (and may g
 later file falls into valid by hash). Small kits (under ``SMALL_KIT`` files) get no test split and a
 larger valid share by default.
 
-Every given folder is one "kit". Sounds keep at most ``MAX_SECONDS`` after their onset: the longest
-length any shipped model uses (ndm: 22015 samples at 22.05 kHz); the report says how many were cut.
+Every given folder is one "kit". Sounds keep at most their class's cap after their onset, as in the corpus
+(``corpus.CLASS_MAX_SECONDS``: cymbals 6 s, closed hats 1.5 s, ...; unlabelled files the longest cap until the
+classifier labels them), cut with the corpus's short fade; every model's dataset crops to what it needs. The
+report says how many were cut.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import numpy as np
 
 from drumsynth.audio.io import AUDIO_SUFFIXES, load_audio, load_audio_bytes
 from drumsynth.data.cache import CACHE_SR, SPLITS, check_out, write_cache
-from drumsynth.data.corpus import MAX_SECONDS, prepare_wave
+from drumsynth.data.corpus import CAP_FADE_SECONDS, CLASS_MAX_SECONDS, prepare_wave
 from drumsynth.data.labelling import is_excluded_name, label_from_name, match_name, normalise_name
 from drumsynth.data.taxonomy import CLASSES, normalise_label
 from drumsynth.errors import DrumsynthError
@@ -280,7 +282,8 @@ class PrepareReport:
     skipped : (path as text, reason) for every file left out, unlabelled ones included
     unlabelled : paths (as text) with no class in their names (skipped unless ``classify``)
     inferred : how many files the classifier labelled
-    cut : how many sounds were longer than ``max_seconds`` after their onset and were cut to it
+    cut : how many sounds were longer than their class's cap (``CLASS_MAX_SECONDS``) after their onset
+        and were cut to it
     """
 
     out: Path
@@ -290,7 +293,7 @@ class PrepareReport:
     unlabelled: list[str] = field(default_factory=list)
     inferred: int = 0
     cut: int = 0
-    max_seconds: float = MAX_SECONDS
+    max_seconds: float = max(CLASS_MAX_SECONDS.values())
     valid_share: float = 0.0
     test_share: float = 0.0
     links_followed: int = 0
@@ -303,8 +306,9 @@ class PrepareReport:
                  f"{MIN_VALID_PER_CLASS} files keep at least 1 valid file" + (
                      f" (kit of {n} files, under {SMALL_KIT}: small-kit default)" if n < SMALL_KIT else "")]
         if self.cut:
-            lines.append(f"{self.cut} sound(s) longer than {self.max_seconds:g} s after the onset were cut to "
-                         f"{self.max_seconds:g} s (the longest any model uses)")
+            caps = ", ".join(f"{c} {s:g} s" for c, s in CLASS_MAX_SECONDS.items())
+            lines.append(f"{self.cut} sound(s) longer than their class's cap after the onset were cut there with a "
+                         f"{CAP_FADE_SECONDS * 1000:g} ms fade (caps: {caps})")
         if self.links_followed:
             lines.append(f"followed {self.links_followed} symbolic link(s) to folders")
         if self.inferred:
@@ -324,17 +328,16 @@ class PrepareReport:
                 "test_share": self.test_share, "links_followed": self.links_followed}
 
 
-def clip_wave(wave: np.ndarray, sr: int, max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, float, bool]:
-    """``corpus.prepare_wave`` that also says whether the sound was cut.
+def clip_wave(wave: np.ndarray, sr: int, label: str | None) -> tuple[np.ndarray, float, bool]:
+    """``corpus.prepare_wave`` at the class's cap (the longest cap for ``label`` None) that also says
+    whether the sound was cut.
 
-    Returns (np.ndarray[T <= max_seconds * CACHE_SR] float32 peak 1, original peak, cut).
+    Returns (np.ndarray[T <= cap * CACHE_SR] float32 peak 1, original peak, cut).
     """
-    full, peak = prepare_wave(wave, sr, max_seconds=len(wave) / sr + 1.0)  # uncut, to tell whether it is
-    limit = int(round(max_seconds * CACHE_SR))
-    if len(full) <= limit:
-        return full, peak, False
-    clip = full[:limit]
-    return (clip / np.max(np.abs(clip))).astype(np.float32), peak, True
+    max_seconds = CLASS_MAX_SECONDS.get(label, max(CLASS_MAX_SECONDS.values()))
+    clip, peak = prepare_wave(wave, sr, max_seconds=max_seconds, cut_fade=CAP_FADE_SECONDS)
+    # As in the corpus: a stored sound as long as its cap was still sounding there.
+    return clip, peak, len(clip) >= int(round(max_seconds * CACHE_SR))
 
 
 def prepare_folders(folders: list[str | Path], out: str | Path, *, min_files: int = MIN_FILES,
@@ -391,7 +394,7 @@ def prepare_folders(folders: list[str | Path], out: str | Path, *, min_files: in
                     continue
             try:
                 wave, sr = decode(path)
-                clip, peak, cut = clip_wave(wave, sr)
+                clip, peak, cut = clip_wave(wave, sr, found.label)
             except (DrumsynthError, OSError) as err:
                 report.skipped.append((shown(path), shown(err) if isinstance(err, DrumsynthError)
                                        else f"cannot read: {err.strerror or err}"))
@@ -424,7 +427,8 @@ def prepare_folders(folders: list[str | Path], out: str | Path, *, min_files: in
     report.split_counts = {s: Counter(r["label"] for r in records if r["split"] == s) for s in SPLITS}
     report.cut = sum(it["cut"] for it in items)
     write_cache(out, records, [it["wave"] for it in items], force=force, inputs=roots, extra_info={
-        "max_seconds": MAX_SECONDS, "kind": "prepared", "folders": [str(r) for r in roots],
+        "max_seconds": max(CLASS_MAX_SECONDS.values()),
+        "class_max_seconds": dict(CLASS_MAX_SECONDS), "kind": "prepared", "folders": [str(r) for r in roots],
         "valid_share": report.valid_share, "test_share": report.test_share, "cut": report.cut,
         "skipped": len(report.skipped), "inferred": report.inferred})
     return report
