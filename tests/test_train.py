@@ -474,18 +474,22 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_run(tmp_path):
+@pytest.mark.parametrize("mode", ["wrap", "average"])
+def test_two_process_ddp_run(tmp_path, mode):
+    """Both DDP modes of the Trainer: DDP-wrapped modules, and plain modules whose gradients the recipe
+    averages itself (``Recipe.ddp_gradients = "average"``, the GAN families with growing stages)."""
     root, report = tmp_path / "runs", tmp_path / "report"
     report.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", str(HERE / "train_ddp_script.py"), str(root), str(report)]
+           f"--master_port={free_port()}", str(HERE / "train_ddp_script.py"), str(root), str(report), mode]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     ranks = [torch.load(report / f"rank{r}.pt") for r in range(2)]
     assert [r["world_size"] for r in ranks] == [2, 2]
-    assert_same(ranks[0]["full"], ranks[1]["full"])  # DDP kept the ranks in step
+    assert ranks[0]["wrapped"] == (["discriminator", "generator"] if mode == "wrap" else [])
+    assert_same(ranks[0]["full"], ranks[1]["full"])  # the ranks started from rank 0's weights and stayed in step
     assert not torch.equal(ranks[0]["first_batch"], ranks[1]["first_batch"])  # each rank its own data
     for rank in ranks:  # resume under DDP is exact too (per-rank RNG states restored)
         assert_same(rank["resumed"], rank["full"])

@@ -15,6 +15,7 @@ from torch import nn
 
 from drumsynth.config import from_dict, to_dict
 from drumsynth.train import Recipe
+from drumsynth.train.distributed import average_gradients
 
 
 @dataclass
@@ -101,6 +102,11 @@ class ToyRecipe(Recipe):
     def release_extra(self):
         return {"feature_mean": torch.zeros(3), "note": "toy"}
 
+    def _sync(self, module):
+        # The "average" DDP mode: the recipe averages its plain modules' gradients itself.
+        if self.ddp_gradients == "average":
+            average_gradients(module)
+
     def train_step(self, batch, step, generator):
         G, D = self.nets["generator"], self.nets["discriminator"]
         real = batch["wave"]
@@ -117,11 +123,13 @@ class ToyRecipe(Recipe):
             d_wgan = D(fake).mean() - D(real).mean()
             self.opt["discriminator"].zero_grad(set_to_none=True)
             (d_wgan + self.cfg.gp * gp).backward()
+            self._sync(self.modules()["discriminator"])
             self.opt["discriminator"].step()
         z = torch.randn(B, self.cfg.z_dim, generator=generator, device=generator.device)
         g_adv = -D(G(z)).mean()
         self.opt["generator"].zero_grad(set_to_none=True)
         g_adv.backward()
+        self._sync(self.modules()["generator"])
         self.opt["generator"].step()
         return {"loss/d_wgan": d_wgan.item(), "loss/gp": gp.item(), "loss/g_adv": g_adv.item()}
 

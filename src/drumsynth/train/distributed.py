@@ -110,17 +110,47 @@ def broadcast_buffers(module: nn.Module) -> None:
     """
     if not is_distributed():
         return
+    _flat_apply(list(module.buffers()), lambda flat: dist.broadcast(flat, src=0))
+
+
+def _flat_apply(tensors: list[torch.Tensor], collective) -> None:
+    """Run ``collective`` (in place on one flat tensor) over ``tensors``, one call per dtype and device."""
     groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
-    for buffer in module.buffers():
-        groups.setdefault((buffer.dtype, buffer.device), []).append(buffer)
+    for t in tensors:
+        groups.setdefault((t.dtype, t.device), []).append(t)
     with torch.no_grad():
-        for buffers in groups.values():
-            flat = torch.cat([b.reshape(-1) for b in buffers])
-            dist.broadcast(flat, src=0)
+        for group in groups.values():
+            flat = torch.cat([t.reshape(-1) for t in group])
+            collective(flat)
             offset = 0
-            for b in buffers:
-                b.copy_(flat[offset:offset + b.numel()].view_as(b))
-                offset += b.numel()
+            for t in group:
+                t.copy_(flat[offset:offset + t.numel()].view_as(t))
+                offset += t.numel()
+
+
+def broadcast_module(module: nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank, in place (what DDP's constructor does for
+    a wrapped module; used for the recipes that average gradients themselves)."""
+    if not is_distributed():
+        return
+    _flat_apply([*module.parameters(), *module.buffers()], lambda flat: dist.broadcast(flat, src=0))
+
+
+def average_gradients(module: nn.Module) -> None:
+    """Average the gradients of ``module``'s parameters over all ranks, in place (before
+    ``optimizer.step()``). Parameters without a gradient are left without one: every rank runs the same
+    schedule, so the same ones are unused everywhere (a progressive-growing stage's finer blocks), and the
+    optimiser skips them as it would in one process."""
+    if not is_distributed():
+        return
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    world = dist.get_world_size()
+
+    def mean(flat: torch.Tensor) -> None:
+        dist.all_reduce(flat)
+        flat.div_(world)
+
+    _flat_apply(grads, mean)
 
 
 def barrier() -> None:

@@ -23,6 +23,11 @@ Contract (what the Trainer relies on)
 - Forward passes that need gradients go through ``self.nets[name]``: the DDP-wrapped module under
   torchrun, the plain module otherwise. Under DDP every gradient-enabled forward of a wrapped module
   must be followed by a backward that reaches it (run G under ``torch.no_grad()`` in the D step).
+- ``ddp_gradients = "average"`` (GAN recipes with a gradient penalty): under torchrun the modules are
+  not wrapped in DDP, whose reducer cannot follow the penalty's double backward nor blocks a
+  progressive-growing stage leaves unused; the Trainer copies rank 0's weights to every rank and
+  the recipe calls :func:`drumsynth.train.distributed.average_gradients` on a module before each
+  ``optimizer.step()`` (a no-op in one process).
 - ``state_dict()`` / ``load_state_dict()`` carry any other training state the recipe owns (a
   progressive-growing stage, a GradScaler), as plain types and tensors only.
 - ``init_from(checkpoint)`` (fine-tuning, ``drumsynth train --init``) is called once, after the
@@ -65,6 +70,9 @@ class Recipe:
     best_metric: str | None = None
     best_mode: Literal["min", "max"] = "min"
     best_metric_sometimes: bool = False
+    # "wrap": DDP-wrapped modules under torchrun; "average": plain modules whose gradients the recipe
+    # averages itself (see the module docstring).
+    ddp_gradients: Literal["wrap", "average"] = "wrap"
 
     # ---- required ------------------------------------------------------------------------------
 

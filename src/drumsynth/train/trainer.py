@@ -279,7 +279,12 @@ class Trainer:
             start, data_state = self._load_resume(checkpoint, resume_path)
         # Wrap after loading (every rank read the same weights) and before EMA (DDP's constructor
         # broadcasts rank 0's weights, which the EMA must start from).
-        self.recipe.bind({name: dist_utils.wrap_ddp(m, self.device) for name, m in self.modules.items()})
+        if self.recipe.ddp_gradients == "average":
+            for module in self.modules.values():
+                dist_utils.broadcast_module(module)
+            self.recipe.bind(dict(self.modules))
+        else:
+            self.recipe.bind({name: dist_utils.wrap_ddp(m, self.device) for name, m in self.modules.items()})
         self.emas = {name: EMA(self.modules[name], self.ema_decay) for name in self.recipe.ema_modules()}
         if checkpoint is not None:
             self._load_ema(checkpoint, resume_path)

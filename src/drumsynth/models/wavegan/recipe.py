@@ -23,11 +23,11 @@ from torch import nn
 from drumsynth.config import to_dict
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
-from drumsynth.errors import DrumsynthError
 from drumsynth.models.wavegan import data as wdata
 from drumsynth.models.wavegan.builder import build_modules
 from drumsynth.models.wavegan.config import Config, check, class_names, first_scale, lengths
 from drumsynth.models.wavegan.networks import real_at_scale, upsample
+from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
@@ -76,6 +76,9 @@ class WaveGANRecipe(Recipe):
     best_metric = "valid/class_agreement"
     best_mode = "max"
     best_metric_sometimes = True  # judged only at full length after the last fade-in
+    # Under torchrun: plain modules and averaged gradients (the gradient penalty's double backward and
+    # the unused blocks of a growing stage do not go through DDP's reducer).
+    ddp_gradients = "average"
 
     def __init__(self, config: Config, classes: tuple[str, ...] | None = None) -> None:
         self.cfg = check(config)
@@ -103,14 +106,6 @@ class WaveGANRecipe(Recipe):
         # The generator itself, no moving average: drumgan's average of the weights added a broadband
         # floor at this training length (docs/drumgan.md, run 3).
         return ["generator"]
-
-    def bind(self, nets: dict[str, nn.Module]) -> None:
-        # DDP cannot take the gradient penalty's double backward (torch.autograd.grad with
-        # create_graph through a DistributedDataParallel module): one process only.
-        if any(isinstance(m, nn.parallel.DistributedDataParallel) for m in nets.values()):
-            raise DrumsynthError("wavegan trains in a single process (the gradient penalty's double backward "
-                                 "does not go through DDP); run 'drumsynth train' without torchrun")
-        super().bind(nets)
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
         self.last_step = step
@@ -140,6 +135,7 @@ class WaveGANRecipe(Recipe):
             loss_d = -wasserstein + t.gp_weight * gp
             opt.zero_grad(set_to_none=True)
             loss_d.backward()
+            average_gradients(self.critic)
             opt.step()
             sums["loss/d"] += loss_d.item()
             sums["loss/gp"] += gp.item()
@@ -152,6 +148,7 @@ class WaveGANRecipe(Recipe):
             opt = self._optimizers["generator"]
             opt.zero_grad(set_to_none=True)
             loss_g.backward()
+            average_gradients(self.generator)
             opt.step()
         finally:
             self.critic.requires_grad_(True)
