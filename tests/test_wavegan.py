@@ -23,7 +23,7 @@ from drumsynth.models.wavegan.networks import (
     upsample,
 )
 from drumsynth.models.wavegan.recipe import gradient_penalty, stage_at
-from drumsynth.train import seed_everything
+from drumsynth.train import load_checkpoint, seed_everything
 from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu
 
 
@@ -301,3 +301,45 @@ def test_critic_and_generator_shapes():
         out = generator(z, c, scale)
         assert out.shape == (2, 1, lengths(config)[scale]) and out.abs().max() <= 1.0
         assert critic(out, c, scale).shape == (2,)
+
+
+# ---- torchrun -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_training_runs_under_torchrun_with_two_processes(tmp_path):
+    """``drumsynth train --family wavegan`` under torchrun (the Trainer's "average" DDP mode: plain
+    modules, rank 0's weights, averaged gradients) writes one log and a release that loads."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from drumsynth.data.cache import write_cache
+    from drumsynth.data.taxonomy import CLASSES3
+    from drumsynth.train.logging import read_log
+
+    records, waves = [], []
+    for split in ("train", "valid"):
+        for c, label in enumerate(CLASSES3):
+            for k in range(3):
+                records.append({"id": f"{split}-{label}-{k}", "path": "synthetic", "source": "test",
+                                "kit": f"{split}-kit", "instrument": label, "label": label, "split": split,
+                                "licence": "CC0"})
+                waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
+    write_cache(tmp_path / "cache", records, waves)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={port}", "-m", "drumsynth.cli.main", "train", "--family", "wavegan", "--preset", "tiny",
+           "--data", str(tmp_path / "cache"), "--out", str(out), "--steps", "4", "--set", "train.log_every=1", "--quiet"]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    steps = [r["step"] for r in read_log(out / "log.jsonl") if "loss/d" in r["metrics"]]
+    assert steps and steps == sorted(set(steps)) and steps[-1] == 4  # one writer: rank 0
+    model = family_module("wavegan").load_model(load_checkpoint(out / "release.pt"))
+    z = model.sample_latent(2, torch.Generator().manual_seed(0))
+    assert torch.isfinite(model.generate(z, torch.eye(3)[:2])).all()
