@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from conftest import synth_hit
+from drumsynth.audio.dsp import peak_normalise
+from drumsynth.errors import DrumsynthError
 from drumsynth.inference.session import Session
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.wavegan.builder import build_modules
 from drumsynth.models.wavegan.config import lengths
-from drumsynth.models.wavegan.invert import spectral_loss
+from drumsynth.models.wavegan.invert import LEAN, screen, spectral_loss
 from drumsynth.models.wavegan.model import WaveGANModel
 from drumsynth.models.wavegan.networks import (
     Critic,
@@ -230,6 +232,54 @@ def test_inversion_lowers_the_spectral_loss_on_a_generated_sound():
     after = spectral_loss(model.generate(z, c), target, model.config.invert.n_ffts)
     assert torch.all(after < start), (start, after)
     assert torch.allclose(model.last_inversion_loss, after, atol=1e-5)
+
+
+def test_screening_picks_starts_at_least_as_close_as_the_prior_mode():
+    """The screened starts are the candidates nearest each sound (z = 0 is one of them), best first, and
+    with free class weights each start leans towards one class."""
+    model = tiny_model(0, "invert.candidates=6", "invert.restarts=2")
+    cfg = model.config.invert
+    z_true = model.sample_latent(2, torch.Generator().manual_seed(11))
+    c = torch.eye(3)[[0, 2]]
+    target = peak_normalise(model.generate(z_true, c))
+
+    def loss(z, weights):
+        return spectral_loss(peak_normalise(model._render(z, weights)), target.repeat_interleave(2, 0), cfg.n_ffts)
+
+    z0, logits = screen(model._render, target, c, latent_dim=model.latent_dim, n_classes=3, config=cfg)
+    assert z0.shape == (4, model.latent_dim) and torch.equal(logits, torch.zeros(4, 3))
+    fixed = c.repeat_interleave(2, 0)
+    screened = loss(z0, fixed).view(2, 2)
+    prior_mode = loss(torch.zeros(4, model.latent_dim), fixed).view(2, 2)[:, 0]
+    assert torch.all(screened[:, 0] <= prior_mode + 1e-6) and torch.all(screened[:, 0] <= screened[:, 1] + 1e-6)
+    z_free, logits_free = screen(model._render, target, None, latent_dim=model.latent_dim, n_classes=3, config=cfg)
+    assert z_free.shape == (4, model.latent_dim)
+    assert torch.equal(logits_free.max(1).values, torch.full((4,), LEAN)) and torch.equal((logits_free > 0).sum(1),
+                                                                                          torch.ones(4, dtype=torch.long))
+    with pytest.raises(DrumsynthError, match="restarts"):
+        tiny_config("invert.candidates=2", "invert.restarts=3")
+
+
+def test_a_resume_may_change_the_inversion_settings_only(tmp_path, capsys):
+    """``invert`` is read by the release only: a resumed run may change it, and its release carries it."""
+    from drumsynth.cli.main import main
+    from drumsynth.data.cache import write_cache
+    from drumsynth.data.taxonomy import CLASSES3
+
+    records, waves = [], []
+    for c, label in enumerate(CLASSES3):
+        for k in range(3):
+            records.append({"id": f"train-{label}-{k}", "path": "synthetic", "source": "test", "kit": "kit",
+                            "instrument": label, "label": label, "split": "train", "licence": "CC0"})
+            waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
+    write_cache(tmp_path / "cache", records, waves)
+    run = ["train", "--family", "wavegan", "--preset", "tiny", "--data", str(tmp_path / "cache"), "--out",
+           str(tmp_path / "run"), "--quiet"]
+    assert main([*run, "--steps", "2"]) == 0
+    assert main([*run, "--steps", "3", "--set", "train.lr=0.01"]) == 2
+    assert "another config" in capsys.readouterr().err
+    assert main([*run, "--steps", "3", "--set", "invert.steps=7"]) == 0
+    assert load_checkpoint(tmp_path / "run" / "release.pt")["config"]["invert"]["steps"] == 7
 
 
 def test_analyze_estimates_weights_and_is_deterministic():

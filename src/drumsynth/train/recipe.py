@@ -73,6 +73,9 @@ class Recipe:
     # "wrap": DDP-wrapped modules under torchrun; "average": plain modules whose gradients the recipe
     # averages itself (see the module docstring).
     ddp_gradients: Literal["wrap", "average"] = "wrap"
+    # Config sections that only inference reads (wavegan's ``invert``): a resume may change them, and the
+    # release carries the new values.
+    inference_sections: tuple[str, ...] = ()
 
     # ---- required ------------------------------------------------------------------------------
 

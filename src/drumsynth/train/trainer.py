@@ -404,8 +404,9 @@ class Trainer:
         if ckpt.get("family") != self.recipe.family:
             raise DrumsynthError(f"{path} was trained by family {ckpt.get('family')!r}, "
                                  f"not {self.recipe.family!r}")
+        inference_only = tuple(f"{section}." for section in self.recipe.inference_sections)
         changes = [c for c in config_diff(ckpt.get("config"), to_cpu(self.recipe.config))
-                   if c.split(":", 1)[0] not in RESUMABLE_KEYS]
+                   if c.split(":", 1)[0] not in RESUMABLE_KEYS and not c.startswith(inference_only)]
         if changes:
             raise DrumsynthError(
                 f"{path} was trained with another config ({'; '.join(changes[:5])}); resume with the "

@@ -82,22 +82,28 @@ class InvertConfig:
     has no encoder.
 
     steps : Adam steps per sound (the budget)
-    restarts : starting points per sound (z = 0 and ``restarts - 1`` draws from N(0, I)); the best
-        final loss wins
+    candidates : seeded latents screened for starting points (z = 0 and draws from N(0, I); with free
+        class weights each is tried leaning towards every class): forward passes only
+    restarts : starting points per sound, the screened candidates nearest the sound; the best final loss
+        wins
     lr : Adam learning rate of z and of the class logits
     n_ffts : STFT sizes of the spectral loss (hop n_fft / 4)
     seed : seed of the restarts' starting points (the same sound gives the same latent)
     """
 
-    steps: int = 200
-    restarts: int = 4
+    steps: int = 30
+    candidates: int = 32
+    restarts: int = 1
     lr: float = 0.05
     n_ffts: list[int] = field(default_factory=lambda: [2048, 512, 128])
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_domains(self, "invert", {"steps": "count", "restarts": "count", "lr": "positive",
+        check_domains(self, "invert", {"steps": "count", "candidates": "count", "restarts": "count", "lr": "positive",
                                        "n_ffts": "count", "seed": "non_negative"})
+        if self.restarts > self.candidates:
+            raise DrumsynthError(f"invert.restarts ({self.restarts}) cannot exceed invert.candidates "
+                                 f"({self.candidates}): starts are chosen among the candidates")
 
 
 @dataclass

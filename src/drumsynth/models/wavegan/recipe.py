@@ -79,6 +79,7 @@ class WaveGANRecipe(Recipe):
     # Under torchrun: plain modules and averaged gradients (the gradient penalty's double backward and
     # the unused blocks of a growing stage do not go through DDP's reducer).
     ddp_gradients = "average"
+    inference_sections = ("invert",)  # GAN inversion settings: used by the release, never by training
 
     def __init__(self, config: Config, classes: tuple[str, ...] | None = None) -> None:
         self.cfg = check(config)
