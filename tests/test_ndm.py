@@ -330,7 +330,10 @@ def test_family_contract_surface():
     for name in ("Config", "build_recipe", "data_factories", "load_model"):
         assert hasattr(module, name)
     cfg = build_family_config("ndm", "cpu", overrides=["train.max_steps=7"])
-    assert cfg.train.max_steps == 7 and cfg.data.n_mels == 512 and cfg.data.length == 22015
+    assert cfg.train.max_steps == 7 and cfg.data.n_mels == 512 and (cfg.data.sr, cfg.data.length) == (44100, 65536)
+    assert 2 ** cfg.mcnn.layers == cfg.data.hop_length == 512  # the MCNN up-samples frames to samples
+    paper = build_family_config("ndm", "paper").data  # the seed's own features
+    assert (paper.sr, paper.length, paper.hop_length) == (22050, 22015, 256)
     with pytest.raises(DrumsynthError):
         build_family_config("ndm", "tiny", overrides=["model.nope=1"])
     with pytest.raises(DrumsynthError):
@@ -401,8 +404,8 @@ def test_mcnn_can_train_on_the_decoders_mels(tmp_path):
         build_modules(build_family_config("ndm", "tiny", overrides=["train.mcnn_decoded_share=1.5"]))
 
 
-@pytest.mark.parametrize("preset", ["cpu", "paper"])
-def test_big_presets_build_and_generate_one_hit(preset):
+@pytest.mark.parametrize("preset,sr,length", [("cpu", 44100, 65536), ("paper", 22050, 22015)])
+def test_big_presets_build_and_generate_one_hit(preset, sr, length):
     cfg = build_family_config("ndm", preset)
     torch.manual_seed(0)
     recipe = NDMRecipe(cfg, None)
@@ -410,7 +413,7 @@ def test_big_presets_build_and_generate_one_hit(preset):
 
     model = NDMModel(cfg, recipe.wae, recipe.mcnn)
     wave = model.generate(model.sample_latent(1, torch.Generator().manual_seed(0)), model.class_weights("kick"))
-    assert wave.shape == (1, 22015) and model.sample_rate == 22050 and model.latent_dim == 64
+    assert wave.shape == (1, length) and model.sample_rate == sr and model.latent_dim == 64
     assert torch.isfinite(wave).all() and float(wave.abs().max()) <= 1.0
 
 
