@@ -224,7 +224,7 @@ def test_every_shipped_preset_and_release_satisfies_the_domains():
     from drumsynth.checkpoint import load_checkpoint
     from drumsynth.models import PRESETS, build_family_config, family_module
 
-    for family in ("ndm", "drumgan"):
+    for family in ("ndm", "drumgan", "wavegan"):
         for preset in PRESETS:
             build_family_config(family, preset)
         release = Path(drumsynth.__file__).parent / "pretrained" / f"{family}.pt"
