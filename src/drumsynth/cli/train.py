@@ -16,12 +16,12 @@ TRAINER_KEYS = ("log_every", "checkpoint_every", "preview_every", "preview_n", "
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "train", help="train a model family, or fine-tune one on your kit (resumes from OUT/resume.pt)",
-        description="Presets: tiny (seconds), cpu (the shipped default; ndm: 4400 steps in 38 min on 2 "
+        description="Presets: tiny (seconds), cpu (the shipped models; ndm: 4000 steps of about 1 s on 2 "
                     "cores), paper (the seed's hyperparameters, for a GPU), "
                     "finetune (ndm; the default with --init). Fine-tuning: 'drumsynth train --init ndm --data "
                     "MYKIT_CACHE --out runs/mykit' starts from the shipped model, keeps its architecture and "
                     "classes, and trains 20 steps per training file (within 200-2000) unless --steps is "
-                    "given: a 40-file kit takes under 10 minutes on 2 cores. "
+                    "given: a 40-file kit takes 680 steps. "
                     "Multi-process: torchrun --nproc_per_node N -m drumsynth.cli.main train ...")
     parser.add_argument("--family", help="wavegan | style | ndm | drumgan (default with --init: the model's)")
     parser.add_argument("--init", metavar="MODEL",
