@@ -153,9 +153,10 @@ def test_analyze_morph_crop_and_save(ndm, tmp_path, sounds):
         assert _sidecar(middle)["morph_files"] == [str(sounds / "kick.wav"), str(sounds / "snare.wav")]
 
         whole = sf.read(middle)[0]
-        cropped = client.sample("/drum/crop", 0.0, 0.25)
-        assert _sidecar(cropped)["crop"] == [0.0, 0.25]
-        assert len(sf.read(cropped)[0]) <= 0.25 * 44100 + 1 < len(whole)
+        cropped = client.sample("/drum/crop", 0.0, 0.125)  # exact in OSC's float32
+        assert _sidecar(cropped)["crop"] == [0.0, 0.125]
+        hit = ndm.model.length * 44100 / ndm.model.sample_rate  # crop bounds are fractions of the model's hit
+        assert len(sf.read(cropped)[0]) <= 0.125 * hit + 1 < len(whole)
         kept = client.sample("/drum/save", "keeper")
         assert kept.name == "keeper_kick_000.wav"
         assert np.array_equal(sf.read(kept)[0], sf.read(cropped)[0])  # the sound as it is, not decoded again
