@@ -342,6 +342,19 @@ def test_session_analyze_sets_the_sliders_and_vary_decodes(tiny_release):
     assert again.analyze(hit, session.model.sample_rate) == result  # the same sound, the same centre
 
 
+def test_explore3d_preset_is_cpu_with_a_3d_latent():
+    """The seed's directly explorable space: the `cpu` preset with z in R^3, which builds and generates."""
+    cpu, explore = build_family_config("wavegan", "cpu"), build_family_config("wavegan", "explore3d")
+    assert explore.model.latent_dim == 3 and cpu.model.latent_dim == 100
+    explore.model.latent_dim = cpu.model.latent_dim
+    assert explore == cpu  # nothing else differs
+    config = build_family_config("wavegan", "explore3d")
+    generator, _ = build_modules(config)
+    model = WaveGANModel(config, generator)
+    wave = model.generate(torch.tensor([[0.5, -1.0, 2.0]]), torch.eye(3)[[2]])
+    assert wave.shape == (1, 16384) and torch.isfinite(wave).all()
+
+
 def test_critic_and_generator_shapes():
     config = tiny_config()
     generator, critic = build_modules(config)
