@@ -464,3 +464,43 @@ def test_drumgan_imports_run_one_way():
         assert not {m for m in found if m.endswith(".recipe") or m.startswith("drumsynth.train")}, (name, found)
     assert "drumsynth.models.drumgan.model" not in imports("builder")
     assert {"drumsynth.models.drumgan.builder", "drumsynth.models.drumgan.model"} <= imports("recipe")
+
+
+@pytest.mark.slow
+def test_training_runs_under_torchrun_with_two_processes(tmp_path):
+    """The whole tiny schedule (every growing stage, the selection, the encoder phase) under torchrun: the
+    Trainer's "average" DDP mode, rank 0's selected generator broadcast before the encoder phase."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from drumsynth.train.logging import read_log
+
+    records, waves = [], []
+    for split in ("train", "valid"):
+        for c, label in enumerate(CLASSES3):
+            for k in range(3):
+                records.append({"id": f"{split}-{label}-{k}", "path": "synthetic", "source": "test",
+                                "kit": f"{split}-kit", "instrument": label, "label": label, "split": split,
+                                "licence": "CC0"})
+                waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
+    write_cache(tmp_path / "cache", records, waves)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={port}", "-m", "drumsynth.cli.main", "train", "--family", "drumgan", "--preset", "tiny",
+           "--data", str(tmp_path / "cache"), "--out", str(out), "--set", "train.log_every=1", "--quiet"]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    config = tiny_config()
+    steps = [r["step"] for r in read_log(out / "log.jsonl") if "time/step_ms" in r["metrics"]]
+    assert steps == list(range(1, config.train.max_steps + 1))  # one writer: rank 0
+    assert any("loss/e" in r["metrics"] for r in read_log(out / "log.jsonl"))  # the encoder phase ran
+    model = family_module("drumgan").load_model(load_checkpoint(out / "release.pt"))
+    assert model.encoder_trained
+    z = model.sample_latent(2, torch.Generator().manual_seed(0))
+    assert torch.isfinite(model.generate(z, torch.eye(3)[:2])).all()

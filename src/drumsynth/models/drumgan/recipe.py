@@ -37,6 +37,7 @@ from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, check, gan_steps, scale_sizes
 from drumsynth.models.drumgan.model import render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
+from drumsynth.train.distributed import average_gradients, broadcast_module
 from drumsynth.train.recipe import Metrics, Recipe
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
@@ -80,6 +81,9 @@ class DrumGANRecipe(Recipe):
     best_metric = "valid/encoder_lsd"
     best_mode = "min"
     best_metric_sometimes = True  # the GAN phase validates the generator's class agreement only
+    # Under torchrun: plain modules and averaged gradients (growing stages leave blocks unused, which DDP's
+    # reducer refuses); the generator selection runs where validation runs (rank 0) and is broadcast.
+    ddp_gradients = "average"
 
     def __init__(self, config: Config, train_set: gdata.SpecSet | None = None) -> None:
         self.cfg = check(config)
@@ -102,6 +106,9 @@ class DrumGANRecipe(Recipe):
         # the generator's weights then; ``selection_loaded`` once the encoder phase has loaded them.
         self.selected: dict[str, Any] | None = None
         self.selection_loaded = False
+        # Whether this process has taken rank 0's encoder-phase generator (not saved: a resumed run syncs
+        # again, on every rank at the same step).
+        self.selection_synced = False
         self._judge = None
 
     # ---- contract ------------------------------------------------------------------------------
@@ -125,14 +132,6 @@ class DrumGANRecipe(Recipe):
                   "its progressive schedule would restart at the coarsest scale")
         raise DrumsynthError(f"drumgan cannot be fine-tuned with --init: {reason}; train it from scratch "
                              "with --preset cpu, or fine-tune ndm (--init ndm)")
-
-    def bind(self, nets: dict[str, nn.Module]) -> None:
-        # Progressive growing leaves the blocks of finer scales without gradients, which DDP refuses
-        # (and its gradient-penalty double backward is not supported by DDP either): one process only.
-        if any(isinstance(m, nn.parallel.DistributedDataParallel) for m in nets.values()):
-            raise DrumsynthError("drumgan trains in a single process (progressive growing leaves blocks "
-                                 "unused, which DDP refuses); run 'drumsynth train' without torchrun")
-        super().bind(nets)
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
         self.last_step = step
@@ -165,6 +164,7 @@ class DrumGANRecipe(Recipe):
         opt = self._optimizers["critic"]
         opt.zero_grad(set_to_none=True)
         loss_d.backward()
+        average_gradients(self.critic)
         opt.step()
 
         # -- generator --
@@ -178,6 +178,7 @@ class DrumGANRecipe(Recipe):
             opt = self._optimizers["generator"]
             opt.zero_grad(set_to_none=True)
             loss_g.backward()
+            average_gradients(self.generator)
             opt.step()
         finally:
             self.critic.requires_grad_(True)
@@ -195,9 +196,13 @@ class DrumGANRecipe(Recipe):
 
     def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         t, d = self.cfg.train, self.cfg.data
-        if self.selected is not None and not self.selection_loaded:
-            self.generator_ema.load_state_dict(self.selected["weights"])
-            self.selection_loaded = True
+        if not self.selection_synced:
+            if self.selected is not None and not self.selection_loaded:
+                self.generator_ema.load_state_dict(self.selected["weights"])
+                self.selection_loaded = True
+            # Validation (and so the selection) ran on rank 0 only: every rank encodes with its generator.
+            broadcast_module(self.generator_ema)
+            self.selection_synced = True
         c = batch["c_fake"][:t.encoder_batch]
         z = torch.randn(len(c), self.cfg.model.latent_dim, generator=generator, device=generator.device).to(c)
         G = self.generator_ema
@@ -210,6 +215,7 @@ class DrumGANRecipe(Recipe):
         opt = self._optimizers["encoder"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(self.encoder)
         opt.step()
         return {"loss/e": loss.item(), "loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
 
