@@ -44,6 +44,23 @@ def synth_hit(kind: str, sr: int = SR, seconds: float = 0.3, seed: int = 0) -> n
     return wave.astype(np.float32)
 
 
+def write_synthetic_cache(root: Path, classes, splits=("train", "valid"), per_class: int = 3,
+                          seconds: float = 0.3) -> Path:
+    """A drumsynth cache at ``root`` holding ``per_class`` synthetic hits of each class in each split."""
+    from drumsynth.data.cache import write_cache
+
+    records, waves = [], []
+    for split in splits:
+        for c, label in enumerate(classes):
+            for k in range(per_class):
+                records.append({"id": f"{split}-{label}-{k}", "path": "synthetic", "source": "test",
+                                "kit": f"{split}-kit", "instrument": label, "label": label, "split": split,
+                                "licence": "CC0"})
+                waves.append(synth_hit(label, seconds=seconds, seed=10 * c + k))
+    write_cache(root, records, waves)
+    return root
+
+
 @pytest.fixture
 def one_shot_folder(tmp_path: Path) -> Path:
     """A producer's folder: MyKit/{Kicks,Snares,Hats}/*.wav, 8 files each, plus a corrupt file."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_hit
+from conftest import synth_hit, write_synthetic_cache
 from drumsynth.audio.dsp import stft
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
@@ -477,15 +477,7 @@ def test_training_runs_under_torchrun_with_two_processes(tmp_path):
 
     from drumsynth.train.logging import read_log
 
-    records, waves = [], []
-    for split in ("train", "valid"):
-        for c, label in enumerate(CLASSES3):
-            for k in range(3):
-                records.append({"id": f"{split}-{label}-{k}", "path": "synthetic", "source": "test",
-                                "kit": f"{split}-kit", "instrument": label, "label": label, "split": split,
-                                "licence": "CC0"})
-                waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
-    write_cache(tmp_path / "cache", records, waves)
+    write_synthetic_cache(tmp_path / "cache", CLASSES3)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

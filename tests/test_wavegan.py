@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_hit
+from conftest import synth_hit, write_synthetic_cache
 from drumsynth.audio.dsp import peak_normalise
 from drumsynth.errors import DrumsynthError
 from drumsynth.inference.session import Session
@@ -263,16 +263,9 @@ def test_screening_picks_starts_at_least_as_close_as_the_prior_mode():
 def test_a_resume_may_change_the_inversion_settings_only(tmp_path, capsys):
     """``invert`` is read by the release only: a resumed run may change it, and its release carries it."""
     from drumsynth.cli.main import main
-    from drumsynth.data.cache import write_cache
     from drumsynth.data.taxonomy import CLASSES3
 
-    records, waves = [], []
-    for c, label in enumerate(CLASSES3):
-        for k in range(3):
-            records.append({"id": f"train-{label}-{k}", "path": "synthetic", "source": "test", "kit": "kit",
-                            "instrument": label, "label": label, "split": "train", "licence": "CC0"})
-            waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
-    write_cache(tmp_path / "cache", records, waves)
+    write_synthetic_cache(tmp_path / "cache", CLASSES3, splits=("train",))
     run = ["train", "--family", "wavegan", "--preset", "tiny", "--data", str(tmp_path / "cache"), "--out",
            str(tmp_path / "run"), "--quiet"]
     assert main([*run, "--steps", "2"]) == 0
@@ -378,19 +371,10 @@ def test_training_runs_under_torchrun_with_two_processes(tmp_path):
     import subprocess
     import sys
 
-    from drumsynth.data.cache import write_cache
     from drumsynth.data.taxonomy import CLASSES3
     from drumsynth.train.logging import read_log
 
-    records, waves = [], []
-    for split in ("train", "valid"):
-        for c, label in enumerate(CLASSES3):
-            for k in range(3):
-                records.append({"id": f"{split}-{label}-{k}", "path": "synthetic", "source": "test",
-                                "kit": f"{split}-kit", "instrument": label, "label": label, "split": split,
-                                "licence": "CC0"})
-                waves.append(synth_hit(label, seconds=0.3, seed=10 * c + k))
-    write_cache(tmp_path / "cache", records, waves)
+    write_synthetic_cache(tmp_path / "cache", CLASSES3)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
