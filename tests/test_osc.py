@@ -180,6 +180,22 @@ def test_drumgan_moves_on_the_plane_and_analyze_sets_the_sliders(drumgan, tmp_pa
         assert mix["labels"] == pytest.approx({"kick": 0.2, "snare": 0.9, "cymbal": 0.1})
 
 
+def test_wavegan_generates_moves_on_the_plane_and_analyze_inverts(tmp_path, sounds):
+    """The third shipped family through the same messages: Analyze inverts its generator (seconds, not
+    milliseconds) and sets the sliders to its class estimate."""
+    wavegan = _load("wavegan")
+    with running_server(wavegan, tmp_path, allow=(sounds,)) as (_, client):
+        assert client.request("/drum/ping")[1] == ["wavegan", "kick", "snare", "cymbal"]
+        hit = client.sample("/drum/generate", 3)
+        assert _sidecar(hit)["family"] == "wavegan" and len(sf.read(hit)[0]) > 0
+        pad = _sidecar(client.sample("/drum/xy", 0.5, -1.0))
+        assert pad["verb"] == "plane" and pad["navigation"]["x"] == 0.5
+        analysed = _sidecar(client.sample("/drum/analyze", str(sounds / "kick.wav")))
+        assert sum(analysed["labels"].values()) == pytest.approx(1.0, abs=1e-4)  # the inversion's softmax
+        kind, args = client.request("/drum/fine", 0.5)
+        assert kind == "/drum/error" and "no Fine knob" in args[0]
+
+
 # ---- bad messages ------------------------------------------------------------------------------------
 
 

@@ -218,6 +218,22 @@ def test_analyze_sets_the_centre_and_drumgan_sets_the_sliders(client):
         assert len(estimate) == 3 and sum(estimate) == pytest.approx(1.0, abs=1e-4)  # the encoder's softmax
 
 
+def test_wavegan_is_listed_generates_and_analyzes(client):
+    if "wavegan" not in shipped_models():
+        pytest.skip("no shipped wavegan model")
+    listing = client.get("/api/models").json()
+    assert "wavegan" in [m["key"] for m in listing["models"]]
+    info = client.get("/api/model", params={"key": "wavegan"}).json()
+    assert info["classes"] == ["kick", "snare", "cymbal"] and info["pad"] is False and info["estimates_classes"] is True
+    meta = post(client, "/api/generate", {"model": "wavegan", "sliders": [0, 1, 0], "seed": 2}).json()
+    assert np.abs(audio_of(client, meta)).max() > 0.1
+    response = client.post("/api/analyze", params={"client": "t", "model": "wavegan", "name": "k.wav",
+                                                   "sliders": "1,0,0"},
+                           content=wav(synth_hit("kick")), headers={"content-type": "audio/wav"})
+    assert response.status_code == 200, response.text
+    assert sum(response.json()["sliders"]) == pytest.approx(1.0, abs=1e-4)  # the inversion's estimate
+
+
 def _flac(wave: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, wave, SR, format="FLAC")
