@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from drumsynth.audio.dsp import peak_normalise, trim_or_pad
+from drumsynth.audio.dsp import peak_normalise
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import as_latent, checkpoint_config, load_weights
+from drumsynth.models import as_class_weights, as_clips, as_latent, checkpoint_config, load_weights
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, DataConfig
@@ -68,34 +68,14 @@ class DrumGANModel:
 
     def _labels(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Class sliders Tensor[B, C] as given (any finite values); ``None`` = equal thirds."""
-        n = len(self.classes)
-        if labels is None:
-            return torch.full((batch, n), 1.0 / n, device=self.device)
-        labels = torch.as_tensor(labels)
-        if not labels.is_floating_point() and labels.ndim == 1:
-            if labels.numel() and (labels.min() < 0 or labels.max() >= n):
-                raise DrumsynthError(f"class indices must be in 0..{n - 1}, got {labels.tolist()}")
-            labels = torch.nn.functional.one_hot(labels.long(), n)
-        labels = labels.to(self.device, torch.float32)
-        if labels.shape != (batch, n):
-            raise DrumsynthError(f"labels must be [B={batch}, C={n}] class weights, got {tuple(labels.shape)}")
-        if not torch.isfinite(labels).all():
-            raise DrumsynthError("class weights must be finite")
-        return labels
+        return as_class_weights(labels, len(self.classes), batch, self.device)
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
         return as_latent(z, self.latent_dim, self.device)
 
     def _wave(self, wave: torch.Tensor) -> torch.Tensor:
         """Waveforms Tensor[B, T] (or [T]) at ``sample_rate`` -> fitted clips Tensor[B, length], peak 1."""
-        wave = torch.as_tensor(wave, dtype=torch.float32, device=self.device)
-        if wave.ndim == 1:
-            wave = wave.unsqueeze(0)
-        if wave.ndim != 2 or wave.shape[-1] == 0:
-            raise DrumsynthError(f"wave must be [B, T] with T > 0, got {tuple(wave.shape)}")
-        if not torch.isfinite(wave).all():
-            raise DrumsynthError("wave holds NaN or infinite samples")
-        return peak_normalise(trim_or_pad(wave, self.length))
+        return as_clips(wave, self.length, self.device)
 
     # ---- the contract --------------------------------------------------------------------------
 

@@ -18,11 +18,10 @@ from drumsynth.audio.dsp import (
     mel_spectrogram,
     mel_to_linear,
     peak_normalise,
-    trim_or_pad,
 )
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
-from drumsynth.models import as_latent, checkpoint_config, load_weights
+from drumsynth.models import as_clips, as_latent, checkpoint_config, load_weights
 from drumsynth.models.ndm import controls, latent_prior
 from drumsynth.models.ndm.builder import build_modules
 from drumsynth.models.ndm.config import Config, mel_kwargs, n_frames
@@ -173,15 +172,7 @@ class NDMModel:
 
         Clips are zero-padded or cut to ``length`` and peak-normalised first, like the training data.
         """
-        wave = torch.as_tensor(wave, dtype=torch.float32, device=self.device)
-        if wave.ndim == 1:
-            wave = wave.unsqueeze(0)
-        if wave.ndim != 2 or wave.shape[-1] == 0:
-            raise DrumsynthError(f"wave must be [B, T] with T > 0, got {tuple(wave.shape)}")
-        if not torch.isfinite(wave).all():
-            raise DrumsynthError("wave holds NaN or infinite samples")
-        wave = peak_normalise(trim_or_pad(wave, self.length))
-        return mel_of(wave, self.config.data)
+        return mel_of(as_clips(wave, self.length, self.device), self.config.data)
 
     @torch.no_grad()
     def encode(self, wave: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
