@@ -61,6 +61,25 @@ def write_synthetic_cache(root: Path, classes, splits=("train", "valid"), per_cl
     return root
 
 
+def torchrun_train(family: str, cache: Path, out: Path, *extra: str, timeout: int = 600) -> None:
+    """``drumsynth train --family FAMILY --preset tiny`` under ``torchrun --nproc_per_node 2`` (gloo, one
+    thread per process), asserting that it exits 0."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={port}", "-m", "drumsynth.cli.main", "train", "--family", family, "--preset", "tiny",
+           "--data", str(cache), "--out", str(out), "--quiet", *extra]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 @pytest.fixture
 def one_shot_folder(tmp_path: Path) -> Path:
     """A producer's folder: MyKit/{Kicks,Snares,Hats}/*.wav, 8 files each, plus a corrupt file."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_hit, write_synthetic_cache
+from conftest import synth_hit, torchrun_train, write_synthetic_cache
 from drumsynth.audio.dsp import stft
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
@@ -470,24 +470,10 @@ def test_drumgan_imports_run_one_way():
 def test_training_runs_under_torchrun_with_two_processes(tmp_path):
     """The whole tiny schedule (every growing stage, the selection, the encoder phase) under torchrun: the
     Trainer's "average" DDP mode, rank 0's selected generator broadcast before the encoder phase."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
     from drumsynth.train.logging import read_log
 
-    write_synthetic_cache(tmp_path / "cache", CLASSES3)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={port}", "-m", "drumsynth.cli.main", "train", "--family", "drumgan", "--preset", "tiny",
-           "--data", str(tmp_path / "cache"), "--out", str(out), "--set", "train.log_every=1", "--quiet"]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    torchrun_train("drumgan", write_synthetic_cache(tmp_path / "cache", CLASSES3), out, "--set", "train.log_every=1")
     config = tiny_config()
     steps = [r["step"] for r in read_log(out / "log.jsonl") if "time/step_ms" in r["metrics"]]
     assert steps == list(range(1, config.train.max_steps + 1))  # one writer: rank 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_hit, write_synthetic_cache
+from conftest import synth_hit, torchrun_train, write_synthetic_cache
 from drumsynth.audio.dsp import peak_normalise
 from drumsynth.errors import DrumsynthError
 from drumsynth.inference.session import Session
@@ -366,25 +366,12 @@ def test_critic_and_generator_shapes():
 def test_training_runs_under_torchrun_with_two_processes(tmp_path):
     """``drumsynth train --family wavegan`` under torchrun (the Trainer's "average" DDP mode: plain
     modules, rank 0's weights, averaged gradients) writes one log and a release that loads."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
     from drumsynth.data.taxonomy import CLASSES3
     from drumsynth.train.logging import read_log
 
-    write_synthetic_cache(tmp_path / "cache", CLASSES3)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={port}", "-m", "drumsynth.cli.main", "train", "--family", "wavegan", "--preset", "tiny",
-           "--data", str(tmp_path / "cache"), "--out", str(out), "--steps", "4", "--set", "train.log_every=1", "--quiet"]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    cache = write_synthetic_cache(tmp_path / "cache", CLASSES3)
+    torchrun_train("wavegan", cache, out, "--steps", "4", "--set", "train.log_every=1")
     steps = [r["step"] for r in read_log(out / "log.jsonl") if "loss/d" in r["metrics"]]
     assert steps and steps == sorted(set(steps)) and steps[-1] == 4  # one writer: rank 0
     model = family_module("wavegan").load_model(load_checkpoint(out / "release.pt"))
