@@ -31,7 +31,7 @@ FAMILY = "drumgan"
 EDGE_FRAMES_DROPPED = 4
 # The generator runs on CPU in micro-batches of this many hits. Its finest scales are large (a 16-channel
 # 1024 x 48 grid is 3 MB per hit): a whole batch of 16 overflows the caches and took 72 ms per hit
-# against 30-38 ms in micro-batches of 1-4 (one thread, median of 4; issue 14, docs/drumgan.md).
+# against 36-38 ms in micro-batches of 1-4 (one thread, median of 4; issue 14, docs/drumgan.md).
 GENERATOR_CHUNK = 4
 
 
