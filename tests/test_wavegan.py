@@ -14,19 +14,14 @@ from drumsynth.inference.session import Session
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.wavegan.builder import build_modules
 from drumsynth.models.wavegan.config import lengths
-from drumsynth.models.wavegan.invert import LEAN, screen, spectral_loss
+from drumsynth.models.wavegan.invert import LEAN, screen
 from drumsynth.models.wavegan.model import WaveGANModel
-from drumsynth.models.wavegan.networks import (
-    Critic,
-    Generator,
-    PhaseShuffle,
-    downsample,
-    real_at_scale,
-    upsample,
-)
-from drumsynth.models.wavegan.recipe import gradient_penalty, stage_at
+from drumsynth.models.wavegan.networks import Generator
+from drumsynth.models.wavegan.recipe import stage_at
+from drumsynth.nn.wave import Critic, PhaseShuffle, downsample, real_at_scale, spectral_loss, upsample
 from drumsynth.train import load_checkpoint, seed_everything
 from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu
+from drumsynth.train.wgan import gradient_penalty
 
 
 def tiny_config(*overrides: str):

@@ -7,7 +7,8 @@ The inference object (:mod:`.model`, which rebuilds the generator of a release) 
 from __future__ import annotations
 
 from drumsynth.models.wavegan.config import Config, check, class_names, critic_kwargs, generator_kwargs
-from drumsynth.models.wavegan.networks import Critic, Generator
+from drumsynth.models.wavegan.networks import Generator
+from drumsynth.nn.wave import Critic
 
 
 def build_modules(config: Config, n_classes: int | None = None) -> tuple[Generator, Critic]:

@@ -16,8 +16,7 @@ from typing import Any
 from drumsynth.config import check_domains
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
-
-UPSAMPLE = 4  # every block changes the length by 4 (the seed's stride)
+from drumsynth.nn.wave import UPSAMPLE, scale_lengths
 
 
 @dataclass
@@ -166,8 +165,7 @@ class Config:
 
 def lengths(config: Config) -> list[int]:
     """Clip length at every scale, coarsest first: ``length / 4**(n_blocks - s)``; the last is T."""
-    n_blocks = len(config.model.channels) - 1
-    return [config.data.length // UPSAMPLE ** (n_blocks - s) for s in range(n_blocks + 1)]
+    return scale_lengths(config.data.length, len(config.model.channels) - 1)
 
 
 def first_scale(config: Config) -> int:

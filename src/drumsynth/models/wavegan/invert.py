@@ -20,31 +20,12 @@ import torch
 
 from drumsynth.audio.dsp import peak_normalise
 from drumsynth.models.wavegan.config import InvertConfig
+from drumsynth.nn.wave import spectral_loss
 
-# Floor of the log-magnitude (peak-1 clips): about -100 dB below a full-scale bin of the smallest STFT.
-LOG_FLOOR = 1e-5
 # A screened class start: the logits of class k are LEAN * one_hot(k), softmax [0.79, 0.11, 0.11] for three
 # classes (a one-hot start would sit where the softmax has almost no gradient).
 LEAN = 2.0
 SCREEN_CHUNK = 32  # hits rendered per forward pass while screening
-
-
-def spectral_loss(x: torch.Tensor, y: torch.Tensor, n_ffts: list[int]) -> torch.Tensor:
-    """Multi-resolution spectral distance per clip: x, y Tensor[B, T] -> Tensor[B].
-
-    The mean over STFT sizes (hop n_fft / 4, Hann) of the mean absolute log-magnitude difference
-    plus the spectral convergence ``|| |X| - |Y| ||_F / || |Y| ||_F``: the log term follows the decay
-    tails, the convergence term the loud attack.
-    """
-    total = x.new_zeros(len(x))
-    sizes = [min(n, x.shape[-1]) for n in n_ffts]
-    for n in sizes:
-        window = torch.hann_window(n, device=x.device, dtype=x.dtype)
-        mx, my = (torch.stft(w, n, n // 4, window=window, return_complex=True).abs() for w in (x, y))
-        log = (torch.log(mx + LOG_FLOOR) - torch.log(my + LOG_FLOOR)).abs().mean((-2, -1))
-        convergence = (mx - my).norm(dim=(-2, -1)) / my.norm(dim=(-2, -1)).clamp_min(1e-8)
-        total = total + log + convergence
-    return total / len(sizes)
 
 
 def invert(generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], target: torch.Tensor,
@@ -79,19 +60,30 @@ def invert(generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], targe
         c = fixed if fixed is not None else torch.softmax(logits, dim=1)
         return spectral_loss(peak_normalise(generate(z, c)), goal, config.n_ffts)
 
+    # The best iterate of each start is kept (Adam can overshoot near the end of a short budget), so
+    # the result is never worse than the screened start.
+    best_z, best_logits = z.detach().clone(), logits.detach().clone()
+    best_loss = torch.full((b * r,), float("inf"), device=device)
     with torch.enable_grad():
-        for _ in range(config.steps):
+        for step in range(config.steps + 1):
+            loss = loss_of(z, logits)
+            with torch.no_grad():
+                better = loss < best_loss
+                best_loss = torch.where(better, loss, best_loss)
+                best_z[better], best_logits[better] = z[better], logits[better]
+            if step == config.steps:
+                break
             # Gradients of the latents only: the generator's own .grad stays untouched.
-            grads = torch.autograd.grad(loss_of(z, logits).sum(), params)
+            grads = torch.autograd.grad(loss.sum(), params)
             for p, g in zip(params, grads, strict=True):
                 p.grad = g
             optimizer.step()
     with torch.no_grad():
-        final = loss_of(z, logits).view(b, r)
+        final = best_loss.view(b, r)
         best = final.argmin(1)
         pick = torch.arange(b, device=device) * r + best
-        c = fixed if fixed is not None else torch.softmax(logits, dim=1)
-        return z.detach()[pick], c.detach()[pick], final[torch.arange(b, device=device), best]
+        c = fixed if fixed is not None else torch.softmax(best_logits, dim=1)
+        return best_z[pick], c[pick], final[torch.arange(b, device=device), best]
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ steps fading the new blocks in linearly (real clips are pooled and faded the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -23,12 +23,14 @@ from torch import nn
 from drumsynth.config import to_dict
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
+from drumsynth.data.gan_batches import BalancedWaveBatches
 from drumsynth.models.wavegan import data as wdata
 from drumsynth.models.wavegan.builder import build_modules
-from drumsynth.models.wavegan.config import Config, check, class_names, first_scale, lengths
-from drumsynth.models.wavegan.networks import real_at_scale, upsample
+from drumsynth.models.wavegan.config import Config, check, class_names, lengths
+from drumsynth.nn.wave import real_at_scale, upsample
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
+from drumsynth.train.wgan import gradient_penalty, growing_stage
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20200
@@ -36,31 +38,8 @@ SELECTION_SEED = 20200
 
 def stage_at(config: Config, step: int) -> tuple[int, float]:
     """(scale, fade-in alpha) of training step ``step`` (0-based): the full length without growing."""
-    last = len(lengths(config)) - 1
-    if not config.model.start_length:
-        return last, 1.0
-    t, first, start = config.train, first_scale(config), 0
-    for k, steps in enumerate(t.stage_steps):
-        if step < start + steps:
-            local = step - start
-            fade = round(t.fade_fraction * steps) if k > 0 else 0
-            # (local + 1): the new block already contributes at its first step.
-            return first + k, min(1.0, (local + 1) / fade) if fade > 0 else 1.0
-        start += steps
-    return last, 1.0
-
-
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator) -> torch.Tensor:
-    """WGAN-GP: ``E[(||grad D(x~)|| - 1)^2]`` at ``x~ = fake + eps (real - fake)``, eps ~ U(0, 1) per clip.
-
-    critic : x Tensor[B, ...] -> scores Tensor[B] (the class already bound)
-    real, fake : Tensor[B, ...]; returns a scalar Tensor (differentiable in the critic's weights)
-    """
-    eps = torch.rand(len(real), *([1] * (real.ndim - 1)), generator=generator, device=generator.device).to(real)
-    mixed = torch.lerp(fake, real, eps).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+    t = config.train
+    return growing_stage(step, lengths(config), config.model.start_length, t.stage_steps, t.fade_fraction)
 
 
 class WaveGANRecipe(Recipe):
@@ -214,10 +193,10 @@ def build_recipe(config: Config, cache: Cache | None) -> WaveGANRecipe:
 
 
 def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int = 1
-                   ) -> tuple[wdata.BalancedWaveBatches, None]:
+                   ) -> tuple[BalancedWaveBatches, None]:
     """The family contract's ``data_factories``: (train factory, None). Validation judges generated
     hits only (no valid batches). ``rank``/``world_size`` are unused (one process)."""
     del rank, world_size
     check(config)
     train: DrumDataset = wdata.waveset(cache, "train", config.data)
-    return wdata.BalancedWaveBatches(train, config.train.batch_size, config.train.n_critic), None
+    return BalancedWaveBatches(train, config.train.batch_size, config.train.n_critic), None

@@ -1,0 +1,147 @@
+"""Waveform-GAN building blocks shared by the wavegan and style families.
+
+Both families work on raw clips whose coarser scales are 4x shorter each (the seed's stride): they
+share the resampling between scales, WaveGAN's phase shuffle and the conditional critic (the class as an
+extra input channel, progressive growing), and the multi-resolution spectral distance that their GAN
+inversion and encoder training compare hits with.
+
+Lengths: scale ``s`` holds ``L_s = length / 4**(n_blocks - s)`` samples; scale 0 is the coarsest, the
+last scale is the clip.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+UPSAMPLE = 4  # every block changes the length by 4 (the seed's stride)
+LEAK = 0.2
+# Floor of the log-magnitude (peak-1 clips): about -100 dB below a full-scale bin of the smallest STFT.
+LOG_FLOOR = 1e-5
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour up-sampling by 4: Tensor[B, C, L] -> Tensor[B, C, 4 L]."""
+    return x.repeat_interleave(UPSAMPLE, dim=2)
+
+
+def downsample(x: torch.Tensor) -> torch.Tensor:
+    """Average pooling by 4: Tensor[B, C, L] -> Tensor[B, C, L / 4] (the coarser scales' "sample rate")."""
+    return F.avg_pool1d(x, UPSAMPLE)
+
+
+def scale_lengths(length: int, n_blocks: int) -> list[int]:
+    """Clip length at every scale, coarsest first: ``length / 4**(n_blocks - s)``; the last is ``length``."""
+    return [length // UPSAMPLE ** (n_blocks - s) for s in range(n_blocks + 1)]
+
+
+def real_at_scale(wave: torch.Tensor, lengths: list[int], scale: int, alpha: float) -> torch.Tensor:
+    """Full-length clips Tensor[B, 1, T] as the critic sees them at ``scale`` while it fades in:
+    pooled to ``lengths[scale]``, then blended with their own coarser version exactly as the
+    generator's output is (progressive GAN: real and fake go through the same fade)."""
+    here = wave
+    for _ in range(len(lengths) - 1 - scale):
+        here = downsample(here)
+    if alpha >= 1.0 or scale == 0:
+        return here
+    return torch.lerp(upsample(downsample(here)), here, alpha)
+
+
+def spectral_loss(x: torch.Tensor, y: torch.Tensor, n_ffts: list[int]) -> torch.Tensor:
+    """Multi-resolution spectral distance per clip: x, y Tensor[B, T] -> Tensor[B].
+
+    The mean over STFT sizes (hop n_fft / 4, Hann) of the mean absolute log-magnitude difference
+    plus the spectral convergence ``|| |X| - |Y| ||_F / || |Y| ||_F``: the log term follows the decay
+    tails, the convergence term the loud attack.
+    """
+    total = x.new_zeros(len(x))
+    sizes = [min(n, x.shape[-1]) for n in n_ffts]
+    for n in sizes:
+        window = torch.hann_window(n, device=x.device, dtype=x.dtype)
+        mx, my = (torch.stft(w, n, n // 4, window=window, return_complex=True).abs() for w in (x, y))
+        log = (torch.log(mx + LOG_FLOOR) - torch.log(my + LOG_FLOOR)).abs().mean((-2, -1))
+        convergence = (mx - my).norm(dim=(-2, -1)) / my.norm(dim=(-2, -1)).clamp_min(1e-8)
+        total = total + log + convergence
+    return total / len(sizes)
+
+
+class PhaseShuffle(nn.Module):
+    """WaveGAN's phase shuffle: each example's activations move by k ~ U{-s, ..., s} samples, the
+    gap filled by reflection; identity in eval mode.
+
+    Tensor[B, C, L] -> Tensor[B, C, L] with ``out[b, :, t] = x[b, :, t - k_b]`` (reflected at the edges).
+    """
+
+    def __init__(self, shift: int) -> None:
+        super().__init__()
+        self.shift = int(shift)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not self.training or self.shift == 0:
+            return x
+        b, c, n = x.shape
+        s = self.shift
+        # The shifts come from ``generator`` when given (the recipe's), else torch's global RNG (as
+        # dropout does; the Trainer checkpoints both).
+        device = generator.device if generator is not None else x.device
+        k = torch.randint(-s, s + 1, (b,), generator=generator, device=device).to(x.device)
+        padded = F.pad(x, (s, s), mode="reflect")
+        index = torch.arange(n, device=x.device)[None, :] + (s - k)[:, None]
+        return padded.gather(2, index[:, None, :].expand(b, c, n))
+
+
+class Critic(nn.Module):
+    """(waveform, class) -> Wasserstein score, mirroring a generator of ``channels`` (coarsest first).
+
+    The class embedding goes through a dense layer to the clip's length and is concatenated to it as
+    a second input channel (one such layer per scale); a 1x1 convolution per scale (progressive
+    GAN's "fromRGB") maps the two channels to features; blocks of stride-4 convolutions with leaky
+    ReLU 0.2 and phase shuffle (not after the last block, as in WaveGAN); a dense linear output.
+    ``scale`` says how many blocks are in use and ``alpha`` fades the newest in: at ``alpha = 0`` the
+    critic at ``scale`` sees its input average-pooled to ``scale - 1``.
+
+    x Tensor[B, 1, L_scale], class weights c Tensor[B, C] -> score Tensor[B].
+    """
+
+    def __init__(self, *, n_classes: int, embed_dim: int, channels: list[int], length: int, kernel_size: int,
+                 first_scale: int, phase_shuffle: int = 2) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+        self.channels = list(channels)
+        self.n_blocks = len(channels) - 1
+        self.lengths = scale_lengths(length, self.n_blocks)
+        self.first_scale = first_scale
+        scales = range(first_scale, self.n_blocks + 1)
+        self.embed = nn.Linear(n_classes, embed_dim, bias=False)
+        self.label_to_length = nn.ModuleList([nn.Linear(embed_dim, self.lengths[s]) for s in scales])
+        self.from_wave = nn.ModuleList([nn.Conv1d(2, channels[s], 1) for s in scales])
+        # Block s takes scale s (channels[s], L_s) to scale s - 1 (channels[s - 1], L_s / 4).
+        self.blocks = nn.ModuleList([nn.Conv1d(channels[s], channels[s - 1], kernel_size, stride=UPSAMPLE,
+                                               padding=kernel_size // 2 - 1) for s in range(1, self.n_blocks + 1)])
+        self.shuffle = PhaseShuffle(phase_shuffle)
+        # No bias: it cancels in E[D(real)] - E[D(fake)] and the penalty never sees it (always zero gradient).
+        self.head = nn.Linear(channels[0] * self.lengths[0], 1, bias=False)
+
+    def _from_wave(self, x: torch.Tensor, e: torch.Tensor, scale: int) -> torch.Tensor:
+        k = scale - self.first_scale
+        label = self.label_to_length[k](e)[:, None, :]
+        return F.leaky_relu(self.from_wave[k](torch.cat([x, label], dim=1)), LEAK)
+
+    def _block(self, h: torch.Tensor, s: int, generator: torch.Generator | None) -> torch.Tensor:
+        h = F.leaky_relu(self.blocks[s - 1](h), LEAK)
+        return self.shuffle(h, generator) if s >= 2 else h
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, scale: int | None = None, alpha: float = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """x Tensor[B, 1, L_scale], c Tensor[B, C] -> score Tensor[B]; ``generator`` drives phase shuffle."""
+        scale = self.n_blocks if scale is None else scale
+        e = self.embed(c)
+        h = self._from_wave(x, e, scale)
+        if scale > 0:
+            h = self._block(h, scale, generator)
+            if alpha < 1.0 and scale > self.first_scale:
+                h = torch.lerp(self._from_wave(downsample(x), e, scale - 1), h, alpha)
+            for s in range(scale - 1, 0, -1):
+                h = self._block(h, s, generator)
+        return self.head(h.flatten(1))[:, 0]
