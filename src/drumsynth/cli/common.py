@@ -160,3 +160,36 @@ def class_choice(args: argparse.Namespace, classes: tuple[str, ...]) -> str | li
     if getattr(args, "mix", None):
         return parse_mix(args.mix, classes)
     return getattr(args, "cls", None)
+
+
+def add_style_options(parser: argparse.ArgumentParser) -> None:
+    """--style K=VALUE …, --style-layers, --noise: the style family's controls (seed §2.3)."""
+    group = parser.add_argument_group("style controls (style models only)")
+    group.add_argument("--style", nargs="+", metavar="K=VALUE",
+                       help="PCA style faders: fader K (0-based, the K-th principal direction of w) moved VALUE "
+                            "standard deviations, e.g. 0=2 3=-1.5")
+    group.add_argument("--style-layers", metavar="GROUP",
+                       help="the layers the faders move: all (default), low, mid, high or a layer index")
+    group.add_argument("--noise", type=float, metavar="AMOUNT",
+                       help="noise amount of every generator layer: 1 as trained (default), 0 none, more for "
+                            "more stochastic high-frequency detail")
+
+
+def apply_style(session: Any, args: argparse.Namespace) -> None:
+    """Set what --style / --style-layers / --noise asked for on ``session`` (a ``DrumsynthError`` for a
+    model without style controls, a malformed item or a value out of range)."""
+    from drumsynth.errors import DrumsynthError
+
+    if getattr(args, "style_layers", None) is not None:
+        session.set_style_layers(args.style_layers)
+    for item in getattr(args, "style", None) or []:
+        k, sep, value = item.partition("=")
+        try:
+            index, amount = int(k), float(value)
+        except ValueError:
+            index, sep = -1, ""
+        if not sep or index < 0:
+            raise DrumsynthError(f"--style item {item!r} is not K=VALUE (e.g. 0=2.5)")
+        session.set_style(index, amount)
+    if getattr(args, "noise", None) is not None:
+        session.set_noise(args.noise)

@@ -13,7 +13,9 @@ from drumsynth.cli.common import (
     add_class_options,
     add_output_options,
     add_runtime_options,
+    add_style_options,
     apply_runtime,
+    apply_style,
     class_choice,
     emit,
 )
@@ -35,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files of the same names (numbered from 000) instead of taking the next free "
                              "numbers in --out")
+    add_style_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     apply_runtime(args)
     folder = HitFolder(args.out, overwrite=args.overwrite)
     session = Session.load(args.model, device=args.device)
+    apply_style(session, args)
     cls = class_choice(args, session.classes)
     if args.xy is not None:
         if args.cls is None:

@@ -18,7 +18,9 @@ from drumsynth.cli.common import (
     add_class_options,
     add_output_options,
     add_runtime_options,
+    add_style_options,
     apply_runtime,
+    apply_style,
     class_choice,
     emit,
     positive_int,
@@ -48,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files of the same names (numbered from 000) instead of taking the next free "
                              "numbers in --out")
+    add_style_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     folder = HitFolder(args.out, overwrite=args.overwrite)
     sounds = {end: load_audio(getattr(args, end)) if getattr(args, end) else None for end in ("a", "b")}
     session = Session.load(args.model, device=args.device)
+    apply_style(session, args)
     both = class_choice(args, session.classes)
     a, b = (_end(session, args, end, sounds[end], both) for end in ("a", "b"))
     ts = [i / (args.steps - 1) for i in range(args.steps)]

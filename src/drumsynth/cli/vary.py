@@ -15,7 +15,9 @@ from drumsynth.cli.common import (
     add_class_options,
     add_output_options,
     add_runtime_options,
+    add_style_options,
     apply_runtime,
+    apply_style,
     class_choice,
     emit,
     seed_int,
@@ -44,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files of the same names (numbered from 000) instead of taking the next free "
                              "numbers in --out")
+    add_style_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(run=run)
 
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     folder = HitFolder(args.out, overwrite=args.overwrite)
     wave_sr = load_audio(args.file) if args.file else None
     session = Session.load(args.model, device=args.device)
+    apply_style(session, args)
     cls = class_choice(args, session.classes)
     if cls is not None:  # before Analyze too: a model without a class estimate encodes with these
         session.set_sliders(cls)

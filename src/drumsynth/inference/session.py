@@ -17,6 +17,10 @@ latent navigation (seed Appendix A), which works for every family through the fa
 - :meth:`Session.plane` — the 2-D pad: decode ``z_center + x·e1 + y·e2``.
 - :meth:`Session.morph` — morph between two sounds: decode ``slerp`` (or ``lerp``) of their latents.
 
+The style family adds its controls (seed §2.3), which apply to everything the Session decodes next:
+:meth:`Session.set_style` (a PCA style fader), :meth:`Session.set_style_layers` (the layers the faders
+move) and :meth:`Session.set_noise` (the noise amount, per layer or for all).
+
 Every argument is checked (:mod:`drumsynth.inference.checks`): a wrong type, a seed outside
 [0, 2**63 - 1], a rate outside 1000..384000 Hz, a non-finite or oversized sound, a latent beyond
 ``LATENT_LIMIT`` per component or a model output with NaN is a ``DrumsynthError`` naming the value.
@@ -287,10 +291,68 @@ class Session:
         return row.expand(n, -1).to(self.device)
 
     def _provenance(self, verb: str, params: dict[str, Any]) -> dict[str, Any]:
-        return {"family": self.family, "checkpoint": str(self.checkpoint), "options": dict(self.options),
-                "checkpoint_sha256": self.checkpoint_sha256, "sample_rate_model": self.model.sample_rate,
-                "version": drumsynth.__version__, "verb": verb, "params": params,
-                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        provenance = {"family": self.family, "checkpoint": str(self.checkpoint), "options": dict(self.options),
+                      "checkpoint_sha256": self.checkpoint_sha256, "sample_rate_model": self.model.sample_rate,
+                      "version": drumsynth.__version__, "verb": verb, "params": params,
+                      "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        state = self.style_state()
+        return provenance | {"style": state} if state is not None else provenance
+
+    # ---- style controls (the style family, seed §2.3) ---------------------------------------------
+
+    def _styled(self):
+        """The model, if it has style faders and noise inputs; else a ``DrumsynthError``."""
+        if not callable(getattr(self.model, "set_fader", None)):
+            raise DrumsynthError(f"{self.family} models have no style faders or noise inputs (the style "
+                                 "family's; load a style model)")
+        return self.model
+
+    def style_state(self) -> dict[str, Any] | None:
+        """The style controls as plain values (``faders`` in standard deviations, ``fader_layers``,
+        ``noise`` per layer), or ``None`` for a model without them."""
+        if not callable(getattr(self.model, "style_state", None)):
+            return None
+        return self.model.style_state()
+
+    def check_style(self, k: int, value: float) -> tuple[int, float]:
+        """(k, value) if fader ``k`` exists and ``value`` is in range, else a ``DrumsynthError``; changes
+        nothing (the OSC server checks on its receive thread)."""
+        model = self._styled()
+        k = checks.integer("style fader", k, 0, len(model.faders) - 1)
+        value = checks.real("style fader value", value)
+        model.check_fader(k, value)
+        return k, value
+
+    def check_noise(self, amount: float, layer: int | None = None) -> float:
+        """``amount`` if it is a usable noise amount (for ``layer``, or every layer), else a ``DrumsynthError``."""
+        model = self._styled()
+        amount = checks.real("noise amount", amount)
+        if layer is not None:
+            layer = checks.integer("noise layer", layer, 0, model.n_layers - 1)
+        model.check_noise(amount, layer)
+        return amount
+
+    def set_style(self, k: int, value: float) -> dict[str, Any]:
+        """Style fader ``k`` (the k-th principal direction of w, 0-based) to ``value`` standard
+        deviations (0 = untouched). Returns :meth:`style_state`."""
+        k, value = self.check_style(k, value)
+        self.model.set_fader(k, value)
+        return self.style_state()
+
+    def set_style_layers(self, group: str) -> dict[str, Any]:
+        """The layers the style faders move: "all", "low", "mid", "high" or a layer index. Returns
+        :meth:`style_state`."""
+        model = self._styled()
+        if isinstance(group, bool) or not isinstance(group, str | int):
+            raise DrumsynthError(f"style layers must be 'all', 'low', 'mid', 'high' or a layer index, got {group!r}")
+        model.set_fader_layers(str(group))
+        return self.style_state()
+
+    def set_noise(self, amount: float, layer: int | None = None) -> dict[str, Any]:
+        """The noise amount (1 as trained, 0 none) of every layer, or of ``layer``. Returns :meth:`style_state`."""
+        amount = self.check_noise(amount, layer)
+        self.model.set_noise(amount, None if layer is None else int(layer))
+        return self.style_state()
 
     @torch.no_grad()
     def _decode(self, z: torch.Tensor, labels: torch.Tensor, where: str = "") -> np.ndarray:

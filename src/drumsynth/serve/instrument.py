@@ -74,6 +74,7 @@ class Instrument:
         self.session, self.folder = session, folder
         self.out_sr, self.bit_depth = out_sr, bit_depth
         self.has_pad = callable(getattr(session.model, "latent_from_controls", None))
+        self.has_style = session.style_state() is not None
         self.type = session.trained_classes[0]
         self.view = "vary"
         self.intensity = 0.0
@@ -175,6 +176,16 @@ class Instrument:
             self.morph = {"keys": keys, "sounds": (self._load(a), self._load(b))}
         self.morph.update(t=float(t), method=method, files=[str(a), str(b)])
         self._changed("morph")
+
+    def set_style(self, k: int, value: float) -> None:
+        """The style family's PCA fader ``k``, in standard deviations; the current view renders again."""
+        self.session.set_style(k, value)
+        self._changed()
+
+    def set_noise(self, amount: float) -> None:
+        """The style family's noise amount of every layer (1 as trained, 0 none)."""
+        self.session.set_noise(amount)
+        self._changed()
 
     def set_crop(self, start: float, end: float) -> None:
         """The waveform crop, fractions of the hit: 0 <= start < end <= 1 (0, 1 keeps it whole)."""

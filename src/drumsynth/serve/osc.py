@@ -15,8 +15,8 @@ that server for every drumsynth model, with DESIGN §5's address table (numbers 
 ``/drum/xy f f``               the XY pad: ndm's P1, P2 in [-1, 1]; others the plane ``z + x·e1 + y·e2``
 ``/drum/fine f``               ndm's Fine knob (P3) in [-1, 1]
 ``/drum/range f``              ndm's pad range, standard deviations in (0, 8]
-``/drum/style/<k> f``          the style family's PCA fader ``k`` (refused: no shipped model has them)
-``/drum/noise f``              the style family's noise amount (refused likewise)
+``/drum/style/<k> f``          the style family's PCA fader ``k`` (0-based), in standard deviations
+``/drum/noise f``              the style family's noise amount, every layer (1 as trained, 0 none)
 ``/drum/analyze s``            the sound at path ``s`` becomes the centre (and sliders, where estimated)
 ``/drum/morph s s f [i]``      morph from sound ``s`` to sound ``s`` at ``f`` in [0, 1]; ``i``: 0 lerp, 1 slerp
 ``/drum/crop f f``             keep [start, end) of the hit (fractions); ``0 1`` keeps it whole
@@ -40,6 +40,7 @@ check that needs no model runs on the receive thread, so malformed messages neve
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -174,7 +175,7 @@ class Protocol:
         if address in self.routes:
             return self.routes[address]
         if re.fullmatch(r"/drum/style/\d{1,3}", address):
-            return self.style
+            return functools.partial(self.style, address=address)
         raise DrumsynthError(f"unknown address (known: /drum/ping, {', '.join(self.routes)}, /drum/style/<k>)")
 
     def pong(self) -> tuple[str, ...]:
@@ -234,17 +235,23 @@ class Protocol:
         _count(args, "one range in standard deviations (f)", 1)
         return self._pad(range_std=_number(args[0], "range"))
 
-    def style(self, args: list[Any]) -> Action:
+    def _needs_style(self, what: str) -> None:
+        if not self.instrument.has_style:
+            raise DrumsynthError(f"{self.family} models have no {what} (the style family's; load a style model)")
+
+    def style(self, args: list[Any], address: str = "") -> Action:
         _count(args, "one fader value (f)", 1)
-        _number(args[0], "fader value")
-        raise DrumsynthError(f"{self.family} models have no style faders (the style family's PCA faders; "
-                             "no shipped model has them)")
+        value = _number(args[0], "fader value")
+        self._needs_style("style faders")
+        k, value = self.instrument.session.check_style(int(address.rsplit("/", 1)[1]), value)  # refused at once
+        return Action(lambda: self.instrument.set_style(k, value))
 
     def noise(self, args: list[Any]) -> Action:
         _count(args, "one noise amount (f)", 1)
-        _number(args[0], "noise amount")
-        raise DrumsynthError(f"{self.family} models have no noise inputs (the style family's; no shipped "
-                             "model has them)")
+        amount = _number(args[0], "noise amount")
+        self._needs_style("noise inputs")
+        self.instrument.session.check_noise(amount)
+        return Action(lambda: self.instrument.set_noise(amount))
 
     def analyze(self, args: list[Any]) -> Action:
         _count(args, "the path of a sound (s)", 1)

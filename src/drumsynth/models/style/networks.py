@@ -1,0 +1,212 @@
+"""Style-based drum synthesis networks (Drysdale et al. 2021, after StyleGAN, Karras et al. 2019).
+
+- :class:`MappingNetwork` M: z Tensor[B, latent_dim] + class weights c Tensor[B, C] -> w Tensor[B, style_dim].
+- :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
+  Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
+  (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN).
+- :class:`StyleGenerator`: M and G together (the released module), with style mixing.
+- :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
+
+The critic is :class:`drumsynth.nn.wave.Critic` (label channel, phase shuffle), shared with wavegan.
+Progressive growing as in wavegan: ``scale`` blocks in use, ``alpha`` fades the newest in.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
+
+EPS = 1e-8
+# Seed of the fixed noise a release renders with: the same code always gives the same hit.
+FIXED_NOISE_SEED = 2021
+
+
+class AdaIN(nn.Module):
+    """Adaptive instance normalisation: each channel of each example is normalised over time, then
+    given the mean and standard deviation its style asks for.
+
+    x Tensor[B, C, L], w Tensor[B, style_dim] -> Tensor[B, C, L] whose channel ``k`` has mean ``bias_k(w)``
+    and standard deviation ``|scale_k(w)|`` over time, where ``(scale, bias) = affine(w)`` (the learned
+    affine transform "A"; the scale starts at 1, the bias at 0).
+    """
+
+    def __init__(self, channels: int, style_dim: int) -> None:
+        super().__init__()
+        self.affine = nn.Linear(style_dim, 2 * channels)
+        nn.init.zeros_(self.affine.bias)
+        with torch.no_grad():
+            self.affine.bias[:channels] = 1.0
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        scale, bias = self.affine(w)[:, :, None].chunk(2, dim=1)
+        mean = x.mean(dim=2, keepdim=True)
+        std = (x.var(dim=2, keepdim=True, unbiased=False) + EPS).sqrt()
+        return scale * (x - mean) / std + bias
+
+
+class NoiseInput(nn.Module):
+    """Per-layer noise with a learned per-channel scale ("B"): x + gain * scale_k * n, one noise signal
+    n Tensor[B, 1, L] shared by the channels. The scales start at zero, as in StyleGAN."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(1, channels, 1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor, gain: float | torch.Tensor = 1.0) -> torch.Tensor:
+        return x + gain * self.scale * noise
+
+
+class MappingNetwork(nn.Module):
+    """Conditional mapping M: z (pixel-normalised) joined with the label embedding (a 50-d linear
+    embedding of the class weights through a dense layer to ``style_dim``), then ``layers`` dense layers
+    with leaky ReLU 0.2. z Tensor[B, latent_dim], c Tensor[B, C] -> w Tensor[B, style_dim]."""
+
+    def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(n_classes, embed_dim, bias=False)
+        self.label = nn.Linear(embed_dim, style_dim)
+        widths = [latent_dim + style_dim] + [style_dim] * layers
+        self.layers = nn.ModuleList([nn.Linear(widths[i], widths[i + 1]) for i in range(layers)])
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + EPS)
+        h = torch.cat([z, self.label(self.embed(c))], dim=1)
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i < len(self.layers) - 1:
+                h = F.leaky_relu(h, LEAK)
+        return h
+
+
+class SynthesisNetwork(nn.Module):
+    """Styles -> waveform from a learned constant (see the module docstring).
+
+    ``noise`` is a list of one Tensor[B, 1, L_s] per layer in use (``None``: fresh N(0, 1) draws from
+    ``generator``, as in training), or ``"fixed"``: one N(0, 1) realisation per layer drawn once from
+    ``FIXED_NOISE_SEED`` and stored with the weights, so that inference is deterministic per code;
+    ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
+    per scale maps features to the waveform (progressive GAN's "toRGB").
+    """
+
+    def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
+                 first_scale: int) -> None:
+        super().__init__()
+        self.channels = list(channels)
+        self.n_blocks = len(channels) - 1
+        self.n_layers = self.n_blocks + 1
+        self.lengths = scale_lengths(length, self.n_blocks)
+        self.first_scale = first_scale
+        self.const = nn.Parameter(torch.randn(1, channels[0], self.lengths[0]))
+        self.blocks = nn.ModuleList([nn.Conv1d(channels[s - 1], channels[s], kernel_size, padding=kernel_size // 2)
+                                     for s in range(1, self.n_blocks + 1)])
+        self.noise = nn.ModuleList([NoiseInput(c) for c in channels])
+        self.adain = nn.ModuleList([AdaIN(c, style_dim) for c in channels])
+        self.to_wave = nn.ModuleList([nn.Conv1d(channels[s], 1, 1) for s in range(first_scale, self.n_blocks + 1)])
+        fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
+        for s, n in enumerate(self.lengths):
+            self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
+
+    def fixed_noise(self, batch: int, scale: int) -> list[torch.Tensor]:
+        """The stored noise of every layer up to ``scale``: [Tensor[batch, 1, L_s]]."""
+        return [getattr(self, f"fixed_noise_{s}").expand(batch, -1, -1) for s in range(scale + 1)]
+
+    def draw_noise(self, batch: int, scale: int, generator: torch.Generator | None, device: torch.device
+                   ) -> list[torch.Tensor]:
+        """Fresh noise for every layer up to ``scale``: [Tensor[batch, 1, L_s]]."""
+        gen_device = generator.device if generator is not None else device
+        return [torch.randn(batch, 1, self.lengths[s], generator=generator, device=gen_device).to(device)
+                for s in range(scale + 1)]
+
+    def forward(self, ws: torch.Tensor, scale: int | None = None, alpha: float = 1.0,
+                noise: list[torch.Tensor] | str | None = None, noise_gain: float | torch.Tensor = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """ws Tensor[B, n_layers, style_dim] -> Tensor[B, 1, L_scale] in [-1, 1] (default: full length)."""
+        scale = self.n_blocks if scale is None else scale
+        if noise is None:
+            noise = self.draw_noise(len(ws), scale, generator, ws.device)
+        elif isinstance(noise, str):
+            noise = self.fixed_noise(len(ws), scale)
+        gains = torch.as_tensor(noise_gain, dtype=ws.dtype, device=ws.device).expand(self.n_layers)
+        h = self.const.expand(len(ws), -1, -1)
+        h = self.adain[0](self.noise[0](h, noise[0], gains[0]), ws[:, 0])
+        previous = h
+        for s in range(1, scale + 1):
+            previous = h
+            h = self.blocks[s - 1](upsample(h))
+            h = F.leaky_relu(self.noise[s](h, noise[s], gains[s]), LEAK)
+            h = self.adain[s](h, ws[:, s])
+        out = torch.tanh(self.to_wave[scale - self.first_scale](h))
+        if alpha < 1.0 and scale > self.first_scale:
+            skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
+            out = torch.lerp(skip, out, alpha)
+        return out
+
+
+class StyleGenerator(nn.Module):
+    """M and G: [z, class] -> waveform, the released module.
+
+    ``forward(z, c)`` broadcasts one w to every layer; :meth:`mixed_styles` gives the per-layer styles of
+    style mixing (training). Shapes as in :class:`MappingNetwork` and :class:`SynthesisNetwork`.
+    """
+
+    def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, mapping_layers: int,
+                 channels: list[int], length: int, kernel_size: int, first_scale: int) -> None:
+        super().__init__()
+        self.latent_dim, self.style_dim, self.n_classes = latent_dim, style_dim, n_classes
+        self.mapping = MappingNetwork(latent_dim=latent_dim, style_dim=style_dim, n_classes=n_classes,
+                                      embed_dim=embed_dim, layers=mapping_layers)
+        self.synthesis = SynthesisNetwork(style_dim=style_dim, channels=channels, length=length,
+                                          kernel_size=kernel_size, first_scale=first_scale)
+        self.n_layers = self.synthesis.n_layers
+
+    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
+        """One style for every layer: w Tensor[B, style_dim] -> ws Tensor[B, n_layers, style_dim]."""
+        return w[:, None, :].expand(-1, self.n_layers, -1)
+
+    def mixed_styles(self, z: torch.Tensor, c: torch.Tensor, mixing_prob: float,
+                     generator: torch.Generator) -> torch.Tensor:
+        """Style mixing: per example with probability ``mixing_prob``, a second code of the same class
+        takes over from a random layer in [1, n_layers) on. Tensor[B, latent_dim] -> Tensor[B, n_layers, w]."""
+        ws = self.broadcast(self.mapping(z, c))
+        if mixing_prob <= 0:
+            return ws
+        dev = generator.device
+        z2 = torch.randn(z.shape, generator=generator, device=dev).to(z)
+        ws2 = self.broadcast(self.mapping(z2, c))
+        mix = torch.rand(len(z), generator=generator, device=dev).to(z.device) < mixing_prob
+        cut = torch.randint(1, self.n_layers, (len(z),), generator=generator, device=dev).to(z.device)
+        take = (torch.arange(self.n_layers, device=z.device)[None, :] >= cut[:, None]) & mix[:, None]
+        return torch.where(take[:, :, None], ws2, ws)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, scale: int | None = None, alpha: float = 1.0,
+                noise: list[torch.Tensor] | str | None = "fixed", noise_gain: float | torch.Tensor = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """z Tensor[B, latent_dim], c Tensor[B, C] -> Tensor[B, 1, L_scale] in [-1, 1] (the stored noise
+        unless told otherwise: training passes ``noise=None`` for fresh draws)."""
+        return self.synthesis(self.broadcast(self.mapping(z, c)), scale, alpha, noise, noise_gain, generator)
+
+
+class Encoder(nn.Module):
+    """GAN inversion E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] (peak 1)
+    -> w Tensor[B, style_dim]. A 1x1 convolution to ``channels[-1]``, stride-4 convolutions with leaky ReLU
+    down to ``channels[0]`` x L_0, a dense layer to ``style_dim`` (the seed's 128 output units). No phase
+    shuffle: the encoder is deterministic."""
+
+    def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int) -> None:
+        super().__init__()
+        n_blocks = len(channels) - 1
+        self.length = length
+        l0 = scale_lengths(length, n_blocks)[0]
+        self.from_wave = nn.Conv1d(1, channels[-1], 1)
+        self.blocks = nn.ModuleList([nn.Conv1d(channels[s], channels[s - 1], kernel_size, stride=UPSAMPLE,
+                                               padding=kernel_size // 2 - 1) for s in range(n_blocks, 0, -1)])
+        self.head = nn.Linear(channels[0] * l0, style_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.from_wave(x), LEAK)
+        for block in self.blocks:
+            h = F.leaky_relu(block(h), LEAK)
+        return self.head(h.flatten(1))
