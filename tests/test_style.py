@@ -264,7 +264,7 @@ def test_cli_generate_with_faders_and_noise_writes_the_controls_to_the_sidecar(t
     files = json.loads(capsys.readouterr().out)["files"]
     assert len(files) == 2
     sidecar = json.loads(open(files[0].replace(".wav", ".json")).read())
-    style = sidecar["provenance"]["style"] if "provenance" in sidecar else sidecar["style"]
+    style = sidecar["style"]
     assert style["faders"][:3] == [1.5, 0.0, -1.0] and style["fader_layers"] == "mid"
     assert main(["generate", "--model", str(tiny_release), "--class", "kick", "--out", str(tmp_path / "bad"),
                  "--style", "zero=1"]) == 2
@@ -353,3 +353,28 @@ def test_training_runs_under_torchrun_with_two_processes(tmp_path):
     model = family_module("style").load_model(load_checkpoint(out / "release.pt"))
     c = torch.eye(3)[:2]
     assert torch.isfinite(model.generate(model.sample_latent(2, torch.Generator().manual_seed(0), c), c)).all()
+
+
+# ---- OSC -----------------------------------------------------------------------------------------------
+
+
+def test_osc_style_faders_and_noise_change_the_rendered_hit(tiny_release, tmp_path):
+    """``/drum/style/<k> f`` and ``/drum/noise f`` on a real loopback server: each renders a new hit
+    with the control in its sidecar; a fader the model lacks is refused with nothing written."""
+    import soundfile as sf
+    from tests.osc_client import running_server
+
+    session = Session.load(str(tiny_release))
+    with running_server(session, tmp_path) as (_, client):
+        assert client.request("/drum/ping")[1] == ["style", "kick", "snare", "cymbal"]
+        plain = client.sample("/drum/generate", 3)
+        styled = client.sample("/drum/style/1", 2.5)
+        sidecar = json.loads(styled.with_suffix(".json").read_text())
+        assert sidecar["style"]["faders"][1] == 2.5
+        assert not np.allclose(sf.read(plain)[0], sf.read(styled)[0])
+        noisy = client.sample("/drum/noise", 0.0)
+        assert not np.allclose(sf.read(styled)[0], sf.read(noisy)[0])
+        kind, args = client.request("/drum/style/40", 1.0)
+        assert kind == "/drum/error" and "style fader" in args[0]
+        kind, args = client.request("/drum/noise", -2.0)
+        assert kind == "/drum/error" and "noise amount" in args[0]
