@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+from drumsynth.errors import DrumsynthError
 from drumsynth.export.graph import EMBEDDED_NAME, quiet
 
 if TYPE_CHECKING:
@@ -26,7 +27,12 @@ def export_program(decode: torch.nn.Module, z: torch.Tensor, labels: torch.Tenso
 
     batch = Dim("batch", min=1, max=MAX_BATCH)
     with quiet(), torch.no_grad():
-        return torch.export.export(decode.eval(), (z, labels), dynamic_shapes=({0: batch}, {0: batch}))
+        try:
+            return torch.export.export(decode.eval(), (z, labels), dynamic_shapes=({0: batch}, {0: batch}))
+        except Exception as err:  # torch.export raises many internal types: one clear message for all
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DrumsynthError(f"this model's decode graph cannot be exported as pt2 ({first}); the torchscript "
+                                 "format may still work") from err
 
 
 def pt2_bytes(decode: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor, record: bytes) -> bytes:

@@ -84,7 +84,7 @@ class MappingNetwork(nn.Module):
 class SynthesisNetwork(nn.Module):
     """Styles -> waveform from a learned constant (see the module docstring).
 
-    ``noise`` is a list of one Tensor[B, 1, L_s] per layer in use (``None``: fresh N(0, 1) draws from
+    ``noise`` is a list of one Tensor[B or 1, 1, L_s] per layer in use (``None``: fresh N(0, 1) draws from
     ``generator``, as in training), or ``"fixed"``: one N(0, 1) realisation per layer drawn once from
     ``FIXED_NOISE_SEED`` and stored with the weights, so that inference is deterministic per code;
     ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
@@ -109,9 +109,10 @@ class SynthesisNetwork(nn.Module):
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
 
-    def fixed_noise(self, batch: int, scale: int) -> list[torch.Tensor]:
-        """The stored noise of every layer up to ``scale``: [Tensor[batch, 1, L_s]]."""
-        return [getattr(self, f"fixed_noise_{s}").expand(batch, -1, -1) for s in range(scale + 1)]
+    def fixed_noise(self, scale: int) -> list[torch.Tensor]:
+        """The stored noise of every layer up to ``scale``: [Tensor[1, 1, L_s]], broadcast over the batch
+        (not expanded: an export keeps the batch dimension dynamic)."""
+        return [getattr(self, f"fixed_noise_{s}") for s in range(scale + 1)]
 
     def draw_noise(self, batch: int, scale: int, generator: torch.Generator | None, device: torch.device
                    ) -> list[torch.Tensor]:
@@ -128,9 +129,9 @@ class SynthesisNetwork(nn.Module):
         if noise is None:
             noise = self.draw_noise(len(ws), scale, generator, ws.device)
         elif isinstance(noise, str):
-            noise = self.fixed_noise(len(ws), scale)
+            noise = self.fixed_noise(scale)
         gains = torch.as_tensor(noise_gain, dtype=ws.dtype, device=ws.device).expand(self.n_layers)
-        h = self.const.expand(len(ws), -1, -1)
+        h = self.const.expand(ws.shape[0], -1, -1)
         h = self.adain[0](self.noise[0](h, noise[0], gains[0]), ws[:, 0])
         previous = h
         for s in range(1, scale + 1):
