@@ -3,8 +3,9 @@ with the render's id and metadata; the page fetches the audio by id.
 
 State: the server holds one Session per model (:class:`~drumsynth.web.catalog.Catalog`) and no
 navigation state per browser. Each request carries the state its render needs (sliders, latent centre,
-direction seed, pad position; :mod:`drumsynth.web.schema`) and the page keeps it, so any number of tabs
-share the models without stepping on each other, and a restarted server loses nothing a page needs.
+direction seed, pad position, a style model's faders and noise; :mod:`drumsynth.web.schema`) and the
+page keeps it, so any number of tabs share the models without stepping on each other, and a restarted
+server loses nothing a page needs.
 
 Renders run on one worker thread in order of arrival (the models are not re-entrant and 2 cores do not
 gain from two at once). The pad, the sliders and the intensity knob are *streams*: a stream request
@@ -36,6 +37,7 @@ from drumsynth.web.schema import (
     MorphBody,
     PadBody,
     PlaneBody,
+    Style,
     VariationsBody,
     VaryBody,
 )
@@ -80,6 +82,55 @@ def parse_floats(text: str | None, what: str) -> list[float] | None:
         return [float(p) for p in parts]
     except ValueError:
         raise DrumsynthError(f"{what} must be comma-separated numbers, got {text!r:.80}") from None
+
+
+def apply_style(session: Any, style: Style | None) -> Any:
+    """Set every style control of ``session`` from one request (``None``: the model as trained) and
+    return the Session.
+
+    The Session is shared by every page, so each render of a style model sets all of its controls,
+    never only those a request names: one page's faders cannot reach another page's sound. Every value
+    is checked before any is set. ``style`` for a model without style controls is a ``DrumsynthError``.
+    """
+    state = session.style_state()
+    if state is None:
+        if style is not None:
+            raise DrumsynthError(f"{session.family} models have no style controls (faders, layers, noise): "
+                                 "send 'style' only for a style model")
+        return session
+    style = style or Style()
+    n = len(state["faders"])
+    if len(style.faders) > n:
+        raise DrumsynthError(f"this model has {n} style faders, got {len(style.faders)} values")
+    values = [*style.faders, *[0.0] * (n - len(style.faders))]
+    for k, value in enumerate(values):
+        session.check_style(k, value)
+    session.check_noise(style.noise)
+    session.set_style_layers(style.layers)  # checks the group before it sets it
+    for k, value in enumerate(values):
+        session.set_style(k, value)
+    session.set_noise(style.noise)
+    return session
+
+
+def query_style(text: str | None) -> Style | None:
+    """A query parameter's :class:`Style` (its JSON, as Analyze takes it), checked like a body's ``style``
+    (a bad one is a 422 naming ``query.style``); ``None`` without one."""
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    if text is None:
+        return None
+    try:
+        return Style.model_validate_json(text)
+    except ValidationError as err:
+        raise RequestValidationError([{**e, "loc": ("query", "style", *e["loc"])} for e in err.errors()]) from None
+
+
+def style_meta(render: Any) -> dict[str, Any]:
+    """``{"style": the style state it was rendered with}`` for a style model's render, else ``{}``."""
+    style = render.provenance.get("style")
+    return {} if style is None else {"style": style}
 
 
 def crop_fractions(stored: Any, start: float, end: float) -> tuple[float, float]:
@@ -192,7 +243,7 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
 
     def saved(session: Any, model: str, render: Any, started: float, **extra: Any) -> dict[str, Any]:
         render_ms = round((time.perf_counter() - started) * 1000, 2)
-        return store.add(session, model, render, {"render_ms": render_ms, **extra})[0].meta
+        return store.add(session, model, render, {"render_ms": render_ms, **style_meta(render), **extra})[0].meta
 
     # ---- pages and models ------------------------------------------------------------------------
 
@@ -216,7 +267,7 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
     async def generate(request: Request, body: GenerateBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
-            session = catalog.session(body.model)
+            session = apply_style(catalog.session(body.model), body.style)
             session.set_sliders(body.sliders)
             center = session.new_center(body.seed)
             return saved(session, body.model, session.vary(0.0), started, center=center.tolist())
@@ -239,8 +290,8 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
         return await run(request, job, body.client)
 
     def navigating(body: VaryBody | PlaneBody) -> Any:
-        """The model's Session with this request's sliders, centre and directions."""
-        session = catalog.session(body.model)
+        """The model's Session with this request's sliders, centre, directions and style controls."""
+        session = apply_style(catalog.session(body.model), body.style)
         session.set_sliders(body.sliders)
         session.set_center(body.center)
         session.new_direction(body.direction_seed)
@@ -250,7 +301,7 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
     async def pad(request: Request, body: PadBody) -> Any:
         def job() -> dict[str, Any]:
             started = time.perf_counter()
-            session = catalog.session(body.model)
+            session = apply_style(catalog.session(body.model), None)
             render = session.controls(body.cls, p1=body.x, p2=body.y, p3=body.fine, range_std=body.range)
             return saved(session, body.model, render, started)
         return await run(request, job, body.client)
@@ -258,12 +309,14 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
     @app.post("/api/analyze")
     async def analyze(request: Request, client: str = Query(pattern=r"^[A-Za-z0-9_-]{1,64}$"),
                       model: str = Query(max_length=300), name: str = Query(max_length=255),
-                      sliders: str = Query(max_length=2000)) -> Any:
+                      sliders: str = Query(max_length=2000),
+                      style: str | None = Query(None, max_length=4000)) -> Any:
         from drumsynth.audio.io import load_audio_bytes
 
         catalog.entry(model)
         limits.check_upload(name, request.headers.get("content-type"))
         weights = parse_floats(sliders, "sliders")
+        controls = query_style(style)
         payload = await request.body()
         if len(payload) > upload_limit:
             raise limits.TooLarge
@@ -271,7 +324,7 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
         def job() -> dict[str, Any]:  # decoding too runs here, off the event loop
             started = time.perf_counter()
             wave, sr = load_audio_bytes(payload, max_seconds=limits.UPLOAD_SECONDS, name=repr(name))
-            session = catalog.session(model)
+            session = apply_style(catalog.session(model), controls)
             # the page's sliders condition an encoder that estimates no class weights (ndm); drumgan's
             # Analyze replaces them with its estimate
             session.set_sliders(weights)
@@ -289,7 +342,7 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
 
         def job() -> dict[str, Any]:
             started = time.perf_counter()
-            session = catalog.session(a.model)
+            session = apply_style(catalog.session(a.model), body.style)
             render = session.morph_latents((a.render.latents[0], a.render.labels[0]),
                                            (b.render.latents[0], b.render.labels[0]), body.t, method=body.mode)
             return saved(session, a.model, render, started, morph={"a": a.id, "b": b.id, "t": body.t,
@@ -317,14 +370,15 @@ def create_app(catalog: Catalog, store: RenderStore, *, worker: Any = None, uplo
 
         def job() -> dict[str, Any]:
             started = time.perf_counter()
-            session = catalog.session(stored.model)
+            session = apply_style(catalog.session(stored.model), body.style)
             weights = stored.render.labels[0].tolist()
             session.set_sliders(weights)
             session.set_center(stored.render.latents[0])
             spread = session.latent_spread(weights)
             seeds = [derive_seed(body.seed, stored.id, k) for k in range(body.n)]
             renders = list(session.variations(seeds, [amount * spread] * body.n))
-            hits = [s.meta for r in renders for s in store.add(session, stored.model, r, {"variation_of": stored.id})]
+            hits = [s.meta for r in renders
+                    for s in store.add(session, stored.model, r, {"variation_of": stored.id, **style_meta(r)})]
             return {"of": stored.id, "variations": hits,
                     "render_ms": round((time.perf_counter() - started) * 1000, 2)}
         return await run(request, job)

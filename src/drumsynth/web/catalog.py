@@ -24,6 +24,8 @@ RUN_FILES = ("release.pt", "best.pt")
 MAX_RUN_DEPTH = 4       # runs/<name>/<sub>/release.pt is depth 3
 MAX_RUN_MODELS = 200    # a runs folder with thousands of files must not make the picker unusable
 MAX_LOADED = 4          # Sessions kept in memory (a drumgan Session holds about 100 MB)
+# The layer groups the page offers for the style faders (Session.set_style_layers also takes a layer index).
+STYLE_LAYER_GROUPS = ("all", "low", "mid", "high")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ def describe(key: str, session: Any) -> dict[str, Any]:
     """What the page needs to show a model's controls (controls a family lacks are hidden).
 
     ``pad`` says whether the model has the Neural Drum Machine's XY pad / Fine over its class PCA;
-    ``estimates_classes`` whether Analyze sets the class sliders (DrumGAN VST's encoder).
+    ``estimates_classes`` whether Analyze sets the class sliders (DrumGAN VST's encoder); ``style``
+    is ``{"faders": K, "layer_groups": [...], "n_layers": L}`` for a model with style faders and noise
+    inputs (the style family), else ``None``.
     """
     model = session.model
     return {"key": key, "family": session.family, "label": session.label, "classes": list(session.classes),
@@ -79,7 +83,15 @@ def describe(key: str, session: Any) -> dict[str, Any]:
             "sample_rate": int(model.sample_rate),
             "pad": hasattr(model, "latent_from_controls"),
             "estimates_classes": callable(getattr(model, "analyze", None)),
-            "encoder": callable(getattr(model, "encode", None))}
+            "encoder": callable(getattr(model, "encode", None)), "style": style_controls(session)}
+
+
+def style_controls(session: Any) -> dict[str, Any] | None:
+    """The style controls' sizes for the page (``describe``'s ``style``), ``None`` without them."""
+    state = session.style_state()
+    if state is None:
+        return None
+    return {"faders": len(state["faders"]), "layer_groups": list(STYLE_LAYER_GROUPS), "n_layers": len(state["noise"])}
 
 
 class Catalog:

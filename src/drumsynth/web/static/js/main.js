@@ -1,6 +1,7 @@
 // The web instrument: wires the controls to the server's Session routes and the sounds to the display,
 // the history, morph A/B and the sequencer. The page keeps the navigation state (sliders, centre,
-// directions, pad) and sends it with each request; the server keeps one Session per model.
+// directions, pad, a style model's style controls) and sends it with each request; the server keeps one
+// Session per model.
 
 import { client, getJSON, postFile, postJSON, Stream } from './api.js';
 import * as audio from './audio.js';
@@ -22,6 +23,8 @@ const STARTER = [
 const state = {
   model: null, info: null, sliders: [], cls: null, center: null, directionSeed: 0, padMode: 'pca',
   lastNav: 'pad', current: null, morph: { a: null, b: null, mode: 'slerp' }, renders: 0,
+  // a style model's controls: PCA style faders (standard deviations), the layers they move, the noise amount
+  style: { faders: [], layers: 'all', noise: 1 },
 };
 const sounds = new Map();
 const latencies = [];
@@ -144,6 +147,7 @@ function recall(sound) {
     state.center = sound.meta.latent;
     state.sliders = state.info.classes.map((c) => sound.meta.labels[c]);
     drawFaders();
+    if (sound.meta.style) setStyle(styleOf(sound.meta).style);
     setPadMode('plane', false);
     pad.set(0, 0, false);
     intensity.set(0, false);
@@ -216,7 +220,8 @@ const intensity = new Knob($('intensity'), (v) => `${v >= 0 ? '+' : ''}${v.toFix
 const stream = new Stream(showError);
 
 function navBody() {
-  return { model: state.model, sliders: state.sliders, center: state.center, direction_seed: state.directionSeed };
+  return { model: state.model, sliders: state.sliders, center: state.center, direction_seed: state.directionSeed,
+    ...styleBody() };
 }
 
 // Render the current navigation (`kind`: pad | plane | vary | morph) through the stream: the request
@@ -237,7 +242,8 @@ function navigate(kind, t0 = performance.now()) {
       body = { ...navBody(), intensity: intensity.value };
     } else {
       route = '/api/morph';
-      body = { a: state.morph.a, b: state.morph.b, t: Number($('morph-t').value), mode: state.morph.mode };
+      body = { a: state.morph.a, b: state.morph.b, t: Number($('morph-t').value), mode: state.morph.mode,
+        ...morphStyle() };
     }
     await arrive(await tracked(postJSON(route, body)), started, kind);
   }, t0);
@@ -307,12 +313,118 @@ function oneHot(cls) {
   return state.info.classes.map((c) => (c === cls ? 1 : 0));
 }
 
+// Render the current view again with changed settings: the pad in PCA mode, else the last move around
+// the centre.
+function rerender(t0) {
+  if (state.padMode === 'pca') navigate('pad', t0);
+  else aroundCenter(state.lastNav === 'vary' ? 'vary' : 'plane', t0).catch(showError);
+}
+
 $('class-menu').addEventListener('change', (e) => {
   state.cls = e.target.value;
   state.sliders = oneHot(state.cls);
   drawFaders();
-  if (state.padMode === 'pca') navigate('pad', e.timeStamp);
-  else aroundCenter(state.lastNav === 'vary' ? 'vary' : 'plane', e.timeStamp).catch(showError);
+  rerender(e.timeStamp);
+});
+
+// ---- style controls (the style family: PCA style faders, their layers, the noise amount) -----------
+
+const PLAIN_STYLE = { layers: 'all', noise: 1 };
+
+// The style controls as a request's `style`; nothing for a model without them (the server refuses it).
+function styleBody() {
+  if (!(state.info && state.info.style)) return {};
+  const { faders, layers, noise } = state.style;
+  return { style: { faders, layers, noise } };
+}
+
+// A render's own style (its metadata's `style`) as a request's `style`, nothing for other families.
+// The page sets one noise amount for every layer, so the first layer's is the amount.
+function styleOf(meta) {
+  if (!(meta && meta.style)) return {};
+  return { style: { faders: meta.style.faders, layers: meta.style.fader_layers, noise: meta.style.noise[0] } };
+}
+
+// Morph renders with the panel's style when A is a sound of the current model, else with A's own.
+function morphStyle() {
+  const a = sounds.get(state.morph.a);
+  return a && a.meta.model !== state.model ? styleOf(a.meta) : styleBody();
+}
+
+// A style change re-renders the current view: the morph when the current sound is one, else as rerender.
+function restyle(t0) {
+  const current = state.current && state.current.meta;
+  if (current && current.verb === 'morph' && state.morph.a && state.morph.b) navigate('morph', t0);
+  else rerender(t0);
+}
+
+const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}σ`;
+
+// The panel for this model: one vertical fader per principal direction (PC1, PC2, ...), the layer
+// groups, the noise amount; hidden for the families without style controls.
+function drawStyle() {
+  const info = state.info.style;
+  $('style-panel').hidden = !info;
+  document.querySelector('.grid').classList.toggle('styled', Boolean(info));
+  const box = $('style-faders');
+  box.innerHTML = '';
+  if (!info) {
+    state.style = { faders: [], ...PLAIN_STYLE };
+    return;
+  }
+  const menu = $('style-layers');
+  menu.innerHTML = '';
+  for (const group of info.layer_groups) menu.append(new Option(group, group));
+  for (let k = 0; k < info.faders; k += 1) {
+    const col = document.createElement('label');
+    col.className = 'fader';
+    const input = document.createElement('input');
+    Object.assign(input, { type: 'range', min: -3, max: 3, step: 0.1, value: 0 });
+    input.setAttribute('aria-label', `style fader PC${k + 1} (standard deviations)`);
+    input.dataset.k = k;
+    input.addEventListener('input', (e) => {
+      state.style.faders[k] = Number(input.value);
+      input.title = `PC${k + 1} ${signed(state.style.faders[k])}`;
+      restyle(e.timeStamp);
+    });
+    input.addEventListener('dblclick', (e) => {
+      input.value = 0;
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      e.preventDefault();
+    });
+    const name = document.createElement('span');
+    name.textContent = `PC${k + 1}`;
+    col.append(input, name);
+    box.append(col);
+  }
+  setStyle({ faders: [], ...PLAIN_STYLE });
+}
+
+// Set the panel (and state.style) to a request's `style` without rendering: missing faders are 0.
+function setStyle({ faders, layers, noise }) {
+  const inputs = [...$('style-faders').querySelectorAll('input')];
+  state.style = { faders: inputs.map((_, k) => Number(faders[k] || 0)), layers, noise: Number(noise) };
+  inputs.forEach((input, k) => {
+    input.value = state.style.faders[k];
+    input.title = `PC${k + 1} ${signed(state.style.faders[k])}`;
+  });
+  $('style-layers').value = layers;
+  $('style-noise').value = state.style.noise;
+  $('style-noise-value').textContent = state.style.noise.toFixed(2);
+}
+
+$('style-layers').addEventListener('change', (e) => {
+  state.style.layers = e.target.value;
+  restyle(e.timeStamp);
+});
+$('style-noise').addEventListener('input', (e) => {
+  state.style.noise = Number(e.target.value);
+  $('style-noise-value').textContent = state.style.noise.toFixed(2);
+  restyle(e.timeStamp);
+});
+$('style-reset').addEventListener('click', (e) => {
+  setStyle({ faders: [], ...PLAIN_STYLE });
+  restyle(e.timeStamp);
 });
 
 // ---- Generate and Analyze ------------------------------------------------------------------------
@@ -321,7 +433,9 @@ const newSeed = () => Math.floor(Math.random() * 2 ** 31);
 
 async function generate() {
   const t0 = performance.now();
-  const meta = await tracked(postJSON('/api/generate', { model: state.model, sliders: state.sliders, seed: newSeed() }));
+  const meta = await tracked(postJSON('/api/generate', {
+    model: state.model, sliders: state.sliders, seed: newSeed(), ...styleBody(),
+  }));
   if (meta.model !== state.model) return null; // the model was switched meanwhile
   state.center = meta.center;
   pad.set(0, 0, false);
@@ -336,8 +450,10 @@ async function analyze(file) {
   const t0 = performance.now();
   status(`analyzing ${file.name}…`);
   try {
+    const { style } = styleBody();
     const meta = await tracked(postFile('/api/analyze', {
       model: state.model, name: file.name, sliders: state.sliders.join(','),
+      ...(style ? { style: JSON.stringify(style) } : {}),
     }, file));
     if (meta.model !== state.model) return;
     state.center = meta.center;
@@ -399,7 +515,9 @@ $('morph-mode').addEventListener('click', (e) => {
 async function varyLane(lane) {
   lane.vary = !lane.vary;
   if (lane.vary && lane.id && !lane.variants.length) {
-    const answer = await tracked(postJSON('/api/variations', { id: lane.id, n: 4, amount: 0.1, seed: newSeed() }));
+    // the variations keep the style the lane's sound was made with
+    const own = styleOf(sounds.has(lane.id) && sounds.get(lane.id).meta);
+    const answer = await tracked(postJSON('/api/variations', { id: lane.id, n: 4, amount: 0.1, seed: newSeed(), ...own }));
     await Promise.all(answer.variations.map(fetchSound));
     lane.variants = answer.variations.map((m) => m.id);
   }
@@ -481,7 +599,7 @@ async function fillLanes() {
   for (const [i, lane] of seq.lanes.entries()) {
     if (lane.id || !picks.length) continue;
     const [cls, steps] = picks[i % picks.length];
-    const meta = await postJSON('/api/generate', { model: state.model, sliders: oneHot(cls), seed: 1000 + i });
+    const meta = await postJSON('/api/generate', { model: state.model, sliders: oneHot(cls), seed: 1000 + i, ...styleBody() });
     await fetchSound(meta);
     lane.id = meta.id;
     lane.steps = new Array(16).fill(false).map((_, s) => steps.includes(s));
@@ -501,6 +619,7 @@ async function loadModel(key) {
   menu.innerHTML = '';
   for (const cls of info.trained_classes) menu.append(new Option(cls.replace('_', ' '), cls));
   drawFaders();
+  drawStyle();
   $('pad-mode').hidden = !info.pad;
   $('fine').hidden = !info.pad;
   $('drop').title = info.estimates_classes
