@@ -111,3 +111,24 @@ def real_corpus(tmp_path_factory):
         pytest.skip(f"free drum corpus packages missing ({' '.join(missing)}); "
                     "install them with scripts/install-corpus")
     return load_cache(corpus.build_corpus(tmp_path_factory.mktemp("corpus") / "corpus", progress=False))
+
+
+def write_tiny_style_release(path: Path) -> Path:
+    """An untrained tiny ``style`` release file at ``path`` (what a fresh run would write), its noise scales
+    set (an untrained network's are zero, StyleGAN's start: training gives them values)."""
+    import torch
+
+    from drumsynth.models import build_family_config, family_module
+    from drumsynth.train import seed_everything
+    from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu
+
+    seed_everything(0)
+    recipe = family_module("style").build_recipe(build_family_config("style", "tiny"), None)
+    with torch.no_grad():
+        for noise in recipe.generator.synthesis.noise:
+            noise.scale.normal_(0.0, 0.5)
+    model = {name: module_state(recipe.modules()[name]) for name in recipe.release_modules()}
+    checkpoint = new_checkpoint("release", family="style", config=to_cpu(recipe.config), step=0, model=model,
+                                weights=dict.fromkeys(model, "raw"), extra=to_cpu(recipe.release_extra()), seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(checkpoint, path)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_hit, torchrun_train, write_synthetic_cache
+from conftest import synth_hit, torchrun_train, write_synthetic_cache, write_tiny_style_release
 from drumsynth.cli.main import main
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
@@ -22,7 +22,6 @@ from drumsynth.models.style.networks import AdaIN
 from drumsynth.models.style.pca import fader_offsets, principal_directions
 from drumsynth.models.style.recipe import stage_at
 from drumsynth.train import load_checkpoint, seed_everything
-from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu
 
 
 def tiny_config(*overrides: str):
@@ -42,16 +41,7 @@ def tiny_model(seed: int = 0, *overrides: str) -> StyleModel:
 
 @pytest.fixture(scope="module")
 def tiny_release(tmp_path_factory):
-    """An untrained tiny release file (what a fresh run would write), noise scales set."""
-    seed_everything(0)
-    recipe = family_module("style").build_recipe(tiny_config(), None)
-    with torch.no_grad():
-        for noise in recipe.generator.synthesis.noise:
-            noise.scale.normal_(0.0, 0.5)
-    model = {name: module_state(recipe.modules()[name]) for name in recipe.release_modules()}
-    checkpoint = new_checkpoint("release", family="style", config=to_cpu(recipe.config), step=0, model=model,
-                                weights=dict.fromkeys(model, "raw"), extra=to_cpu(recipe.release_extra()), seed=0)
-    return save_checkpoint(checkpoint, tmp_path_factory.mktemp("style") / "style.pt")
+    return write_tiny_style_release(tmp_path_factory.mktemp("style") / "style.pt")
 
 
 # ---- networks ------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 ``/api/model`` reports the style controls, every render route takes a request's faders, fader layers
 and noise amount, the response and the sidecar carry them, and one request's style never reaches the
 next request's sound. The style model is a tiny untrained release (built like ``tests/test_style.py``'s
-``tiny_release``) in a runs folder; wavegan stands for the families without style controls."""
+``write_tiny_style_release``) in a runs folder; wavegan stands for the families without style controls."""
 
 from __future__ import annotations
 
@@ -15,16 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
-from tests.conftest import SR, synth_hit
+from tests.conftest import SR, synth_hit, write_tiny_style_release
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 from tests.test_web_api import audio_of, make_client, post  # noqa: E402
 
 from drumsynth.inference.session import shipped_models  # noqa: E402
-from drumsynth.models import build_family_config, family_module  # noqa: E402
-from drumsynth.train import seed_everything  # noqa: E402
-from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu  # noqa: E402
+from drumsynth.models import build_family_config  # noqa: E402
 from drumsynth.web.app import create_app  # noqa: E402
 from drumsynth.web.catalog import Catalog  # noqa: E402
 from drumsynth.web.store import RenderStore  # noqa: E402
@@ -36,25 +33,10 @@ N_LAYERS = len(build_family_config("style", "tiny").model.channels)  # the const
 PLAIN = {"faders": [0.0] * FADERS, "fader_layers": "all", "noise": [1.0] * N_LAYERS}
 
 
-def tiny_release(path: Path) -> Path:
-    """An untrained tiny style release file at ``path`` (what a fresh run would write), noise scales set
-    (an untrained network's are zero, StyleGAN's start: training gives them values)."""
-    seed_everything(0)
-    recipe = family_module("style").build_recipe(build_family_config("style", "tiny", overrides=[]), None)
-    with torch.no_grad():
-        for noise in recipe.generator.synthesis.noise:
-            noise.scale.normal_(0.0, 0.5)
-    model = {name: module_state(recipe.modules()[name]) for name in recipe.release_modules()}
-    checkpoint = new_checkpoint("release", family="style", config=to_cpu(recipe.config), step=0, model=model,
-                                weights=dict.fromkeys(model, "raw"), extra=to_cpu(recipe.release_extra()), seed=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_checkpoint(checkpoint, path)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    tiny_release(root / "style" / "release.pt")
+    write_tiny_style_release(root / "style" / "release.pt")
     return root
 
 
