@@ -19,7 +19,14 @@ from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.features import mel as mel_of
 from drumsynth.models.ndm.mcnn import MCNN, mask_target, spectral_convergence
 from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, one_hot
-from drumsynth.models.ndm.wae import ConditionalBatchNorm, class_mmd, imq_kernel, mmd_imq
+from drumsynth.models.ndm.wae import (
+    ConditionalBatchNorm,
+    class_mmd,
+    conv_transpose_polyphase,
+    imq_kernel,
+    mmd_imq,
+    polyphase_weight,
+)
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
 
 # ---- MMD -------------------------------------------------------------------------------------------
@@ -116,24 +123,133 @@ def _hits(n: int, length: int, sr: int = 22050) -> torch.Tensor:
     return torch.from_numpy(waves)
 
 
-def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum():
-    """The block-diagonal layers and the folded output layer compute the seed's heads exactly."""
-    torch.manual_seed(0)
-    mcnn = MCNN(16, heads=4, layers=4, width=13, channels=16)
-    with torch.no_grad():
-        mcnn.head_weights.copy_(torch.tensor([0.5, -1.0, 2.0, 0.25]))
-    mel = torch.rand(3, 16, 5)
-    signal, mask_logit = mcnn(mel)
-
+def _mcnn_heads_reference(mcnn: MCNN, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seed's computation: the stored grouped transposed convs (heads side by side), then the
+    weighted head sum through the softsign and the summed mask logits."""
     x = mel * mcnn.input_gain
-    for i, conv in enumerate(mcnn.convs):       # the stored grouped convs: heads side by side
+    for i, conv in enumerate(mcnn.convs):
         x = conv(x)
         if i < len(mcnn.convs) - 1:
             x = F.elu(x)
-    heads = x.view(3, 4, 2, -1)
-    expected_signal = mcnn.softsign((mcnn.head_weights[None, :, None] * heads[:, :, 0]).sum(1))
+    heads = x.view(len(mel), mcnn.heads, 2, -1)
+    signal = mcnn.softsign((mcnn.head_weights[None, :, None] * heads[:, :, 0]).sum(1))
+    return signal, heads[:, :, 1].sum(1)
+
+
+@pytest.mark.parametrize("n_mels,heads,channels,transposed", [(16, 4, 16, 0), (64, 2, 32, 2)])
+@pytest.mark.parametrize("grad", [True, False])
+def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum(n_mels, heads, channels, transposed,
+                                                                       grad):
+    """Transposed and polyphase layers, block-diagonal weights and the folded output layer compute the
+    seed's heads exactly, with gradients on (training) and off (inference, memoised weights)."""
+    torch.manual_seed(0)
+    mcnn = MCNN(n_mels, heads=heads, layers=4, width=13, channels=channels)
+    assert mcnn.transposed == transposed   # (16, 4, 16): all polyphase; (64, 2, 32): two of each
+    with torch.no_grad():
+        mcnn.head_weights.copy_(torch.linspace(-1.0, 2.0, heads))
+    mel = torch.rand(3, n_mels, 5)
+    with torch.set_grad_enabled(grad):
+        signal, mask_logit = mcnn(mel)
+    expected_signal, expected_mask = _mcnn_heads_reference(mcnn, mel)
     torch.testing.assert_close(signal, expected_signal, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(mask_logit, heads[:, :, 1].sum(1), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(mask_logit, expected_mask, atol=1e-6, rtol=1e-5)
+
+
+def test_mcnn_memoised_weights_follow_every_weight_change():
+    """At inference the derived weights are reused, but an in-place update (an optimiser step) or a
+    state_dict load must be seen at once."""
+    torch.manual_seed(0)
+    mcnn = MCNN(64, heads=2, layers=4, width=13, channels=32).eval()
+    mel = torch.rand(2, 64, 4)
+    with torch.no_grad():
+        first = mcnn(mel)[0]
+        assert torch.equal(mcnn(mel)[0], first)
+        mcnn.convs[-1].weight.mul_(-1.0)                  # a polyphase layer: signal flips sign
+        torch.testing.assert_close(mcnn(mel)[0], -first)
+        mcnn.convs[0].weight.mul_(0.5)                    # a transposed layer
+        assert not torch.allclose(mcnn(mel)[0], -first)
+        mcnn.load_state_dict(MCNN(64, heads=2, layers=4, width=13, channels=32).state_dict())
+        torch.testing.assert_close(mcnn(mel)[0], _mcnn_heads_reference(mcnn, mel)[0], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,output_padding,length,channels_last", [
+    ((13,), (2,), (6,), (1,), (9,), False),           # the MCNN's layers
+    ((11,), (3,), (5,), (2,), (7,), False),
+    ((4,), (2,), (0,), (0,), (5,), False),            # even kernel, phases of different lengths
+    ((3,), (2,), (4,), (0,), (9,), False),            # padding wider than the kernel: the window starts inside
+    ((2,), (3,), (0,), (0,), (4,), False),            # a phase without taps
+    ((11, 5), (3, 2), (5, 2), (1, 0), (19, 17), False),   # the decoder's layers
+    ((11, 5), (3, 2), (5, 2), (1, 0), (19, 17), True),
+    ((11, 5), (3, 2), (5, 2), (2, 0), (6, 4), True),
+])
+def test_polyphase_convolution_equals_the_transposed_convolution(kernel, stride, padding, output_padding, length,
+                                                                 channels_last):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, *length)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.randn(3, 4, *kernel), torch.randn(4)
+    conv = F.conv_transpose1d if len(kernel) == 1 else F.conv_transpose2d
+    expected = conv(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding)
+    got = conv_transpose_polyphase(x, polyphase_weight(weight, stride, padding), bias.repeat(math.prod(stride)),
+                                   kernel, stride, padding, tuple(expected.shape[2:]))
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_polyphase_interleave_copies_nothing_on_channels_last_rows():
+    """The MCNN's layout: [B, C, 1, L] channels-last in, channels-last out, no copy of the phases."""
+    x = torch.randn(2, 8, 1, 40).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(8, 4, 1, 13)
+    pw = polyphase_weight(weight, (1, 2), (0, 6))
+    got = conv_transpose_polyphase(x, pw, None, (1, 13), (1, 2), (0, 6), (1, 80))
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, F.conv_transpose2d(x, weight, stride=(1, 2), padding=(0, 6),
+                                                       output_padding=(0, 1)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_decoder_equals_its_layers_one_by_one(train):
+    """Channels-last, the polyphase output layer and (in eval) the folded batch norm are the plain
+    ConvTranspose2d -> BN -> class scale and shift -> ReLU stack."""
+    torch.manual_seed(0)
+    wae, _ = build_modules(_tiny_config())
+    dec = wae.decoder.train(train)
+    with torch.no_grad():
+        for norm in dec.norms:
+            norm.gamma.normal_(1.0, 0.3)
+            norm.beta.normal_(0.0, 0.3)
+            norm.bn.running_mean.normal_()
+            norm.bn.running_var.uniform_(0.5, 2.0)
+    z = torch.randn(4, wae.latent_dim)
+    labels = torch.softmax(torch.randn(4, 8), 1)
+    got = dec(z, labels)
+    x = torch.cat([z, labels], 1)
+    for fc in dec.fcs:
+        x = F.relu(fc(x))
+    x = x.view(4, *dec.volume)
+    for i, conv in enumerate(dec.convs):
+        x = conv(x)
+        if i < len(dec.norms):
+            norm = dec.norms[i]
+            x = F.relu(norm.bn(x) * (labels @ norm.gamma)[:, :, None, None] + (labels @ norm.beta)[:, :, None, None])
+    assert got.shape == x.shape == (4, 1, wae.n_mels, wae.n_frames)
+    torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
+
+
+def test_generate_in_micro_batches_equals_one_batch(monkeypatch):
+    from drumsynth.models.ndm import model as ndm_model
+
+    cfg = _tiny_config()
+    torch.manual_seed(0)
+    wae, mcnn = build_modules(cfg)
+    model = ndm_model.NDMModel(cfg, wae, mcnn)
+    z = model.sample_latent(5, torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 3, 7, 1, 2])
+    whole = model.generate(z, labels)
+    monkeypatch.setattr(ndm_model, "GENERATE_CHUNK", 2)
+    torch.testing.assert_close(model.generate(z, labels), whole, atol=1e-6, rtol=0)
+    torch.testing.assert_close(model.invert(model.decode_mel(z, labels)), whole, atol=1e-6, rtol=0)
 
 
 def test_binarised_mask_zeroes_the_padded_tail():

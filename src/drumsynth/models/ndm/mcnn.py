@@ -8,13 +8,21 @@ inference). Without biases, all-zero mel frames give exactly zero output, and th
 tail that the wide filters leak into the padding.
 
 All heads are stored as one grouped convolution stack (``groups = heads`` after the first layer),
-the same function as separate heads. The forward pass runs it faster still, with the same result
-(measured, batch 64, one thread: the stack took ~800 ms, of which ~450 ms in the last two layers):
+the same function as separate heads. The forward pass runs it faster still, with the same result:
 
-- every layer runs as one dense convolution with a block-diagonal weight: PyTorch's grouped
-  transposed convolution is slow on 2 channels per group (layer 7: 149 ms grouped, 48 ms dense);
 - the last layer folds the head weights and the head sums into its weight, so it writes 2 channels
-  (signal, mask) instead of 2 per head (~300 ms -> ~60 ms).
+  (signal, mask) instead of 2 per head (~300 ms -> ~60 ms at batch 64);
+- the first layers, while a group has >= 32 input channels, run as the stored (grouped) transposed
+  convolutions; the later, narrow ones as dense convolutions with a block-diagonal weight (PyTorch's
+  grouped convolutions are slow on 2 channels per group), each in its polyphase form (two stride-1
+  convolutions, one per output phase: :func:`drumsynth.models.ndm.wae.conv_transpose_polyphase`) on
+  channels-last ``[B, C, 1, L]`` tensors, where interleaving the phases copies nothing. Measured on
+  the shipped model (4 heads x 9 layers, 32 channels), one thread, medians of 3 runs: the stack
+  25-27 -> 10-14 ms at batch 1, 1000-1250 -> 500-710 ms at batch 64 (layer 7 alone at batch 64:
+  287 ms transposed, 55 ms polyphase);
+- an ungrouped layer runs with its stored weight as it is (a block-diagonal copy of the first layer
+  cost ~4 ms a call), and at inference the derived weights are kept between calls
+  (:class:`~drumsynth.models.ndm.wae.WeightMemo`; building them costs ~0.3 ms at batch 1).
 """
 
 from __future__ import annotations
@@ -22,6 +30,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from drumsynth.models.ndm.wae import WeightMemo, conv_transpose_polyphase, polyphase_weight
+
+# A layer whose groups have at least this many input channels runs as a (grouped) transposed
+# convolution; narrower ones as dense polyphase convolutions (measured on the shipped model: 32
+# channels a group, 0.4 ms grouped vs 0.7 ms polyphase at batch 1; 16 a group, about even).
+GROUPED_MIN_CHANNELS = 32
 
 
 def head_channels(layers: int, channels: int) -> list[int]:
@@ -91,11 +106,17 @@ class MCNN(nn.Module):
         self.register_buffer("input_gain", torch.ones(()))
         for i, conv in enumerate(self.convs):
             self.register_buffer(f"block_mask{i}", block_diagonal_mask(conv), persistent=False)
+        # The leading layers that run transposed; the rest run polyphase (see the module docstring).
+        self.transposed = next((i for i, conv in enumerate(self.convs)
+                                if conv.in_channels // conv.groups < GROUPED_MIN_CHANNELS), layers)
+        self._weights = WeightMemo()
 
     def dense_weight(self, i: int) -> torch.Tensor:
         """Layer ``i``'s grouped weight as an ungrouped one: Tensor[C_in, C_out, width], zero off the
         diagonal blocks."""
         conv = self.convs[i]
+        if conv.groups == 1:
+            return conv.weight
         return conv.weight.repeat(1, conv.groups, 1) * getattr(self, f"block_mask{i}")
 
     def output_weight(self) -> torch.Tensor:
@@ -106,19 +127,42 @@ class MCNN(nn.Module):
         signal_gain = self.head_weights.repeat_interleave(per_head)[:, None]
         return torch.stack([weight[:, 0] * signal_gain, weight[:, 1]], 1)
 
+    def layer_weights(self) -> list[torch.Tensor]:
+        """The weight each layer runs with: the stored one (transposed layers; the output layer's folded
+        by :meth:`output_weight`), or the polyphase form Tensor[2 C_out, C_in, 1, taps] of the dense one."""
+        last = len(self.convs) - 1
+        out = []
+        for i, conv in enumerate(self.convs):
+            weight = self.output_weight() if i == last else None
+            if i < self.transposed:
+                out.append(conv.weight if weight is None else weight)
+                continue
+            weight = self.dense_weight(i) if weight is None else weight
+            out.append(polyphase_weight(weight.unsqueeze(2), (1, *conv.stride), (0, *conv.padding)))
+        return out
+
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mel : Tensor[B, n_mels, N] -> (signal, mask_logit), each Tensor[B, N * 2**layers].
 
         ``signal`` is the scaled softsign of the weighted head sum, before any mask.
         """
+        weights = self._weights.get([*self.parameters(), *self.buffers()], self.layer_weights)
         x = mel * self.input_gain
         last = len(self.convs) - 1
-        for i, conv in enumerate(self.convs):
-            weight = self.output_weight() if i == last else self.dense_weight(i)
-            x = F.conv_transpose1d(x, weight, stride=conv.stride, padding=conv.padding,
-                                   output_padding=conv.output_padding)
+        for i, (conv, weight) in enumerate(zip(self.convs, weights)):
+            if i < self.transposed:
+                x = F.conv_transpose1d(x, weight, stride=conv.stride, padding=conv.padding,
+                                       output_padding=conv.output_padding,
+                                       groups=1 if i == last else conv.groups)
+            else:
+                if i == self.transposed:
+                    x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)    # [B, C, 1, L]
+                (k,), (s,), (p,), (o,) = conv.kernel_size, conv.stride, conv.padding, conv.output_padding
+                x = conv_transpose_polyphase(x, weight, None, (1, k), (1, s), (0, p),
+                                             (1, (x.shape[-1] - 1) * s - 2 * p + k + o))
             if i < last:
                 x = F.elu(x)
+        x = x.flatten(2)                                                  # [B, 2, N * 2**layers]
         return self.softsign(x[:, 0]), x[:, 1]
 
     def train_output(self, mel: torch.Tensor, length: int | None = None

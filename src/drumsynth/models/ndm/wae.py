@@ -8,11 +8,16 @@ batch-norm parameters (the seed used hard labels only; soft ones give hybrid sou
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+T = TypeVar("T")
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -39,7 +44,13 @@ class ConditionalBatchNorm(nn.Module):
         shape = (x.shape[0], x.shape[1]) + (1,) * (x.dim() - 2)
         gamma = (labels @ self.gamma).view(shape)
         beta = (labels @ self.beta).view(shape)
-        return self.bn(x) * gamma + beta
+        bn = self.bn
+        if bn.training or bn.running_mean is None:
+            return bn(x) * gamma + beta
+        # Eval: BN is the affine (x - mean) / sqrt(var + eps); folded with gamma and beta it is one
+        # pass over x instead of three (the decoder's widest layer at batch 64: ~50 -> ~17 ms).
+        scale = gamma * torch.rsqrt(bn.running_var + bn.eps).view(1, -1, *shape[2:])
+        return torch.addcmul(beta - bn.running_mean.view(1, -1, *shape[2:]) * scale, x, scale)
 
 
 def conv_out(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -58,6 +69,113 @@ def conv_transpose_output_padding(n_in: int, n_out: int, kernel: int, stride: in
         raise ValueError(f"cannot map {n_in} -> {n_out} with kernel {kernel}, stride {stride}, "
                          f"padding {padding}")
     return pad
+
+
+# ---- transposed convolutions as polyphase convolutions ---------------------------------------------
+#
+# A stride-s transposed convolution is s ordinary (stride-1) convolutions of the same input, one per
+# output phase ``n mod s``, whose outputs interleave. Run as one convolution with s times the output
+# channels, it sums the same products (plus zero taps where phases differ in length), and PyTorch's
+# CPU kernels run it several times faster than a transposed convolution with few output channels
+# (shipped ndm, one thread: the decoder's last layer 3.0 -> 0.9 ms at batch 1, 166 -> 45 ms at 64;
+# see :mod:`drumsynth.models.ndm.mcnn` for the MCNN's layers).
+
+
+@functools.cache
+def polyphase_taps(kernel: int, stride: int, padding: int) -> tuple[tuple[tuple[int, ...], ...], int]:
+    """How a 1-D transposed convolution splits into per-phase convolutions.
+
+    Output sample ``n = s m + r`` of a transposed convolution is ``Σ_k x[l] w[k]`` over ``s l - p + k
+    = n``. As a stride-1 correlation over the input window ``x[m + lo + t]``, t = 0..taps-1, phase r
+    uses kernel tap ``index[r][t]`` (``kernel`` standing for a zero tap).
+
+    Returns ``(index, lo)``: index ``tuple[stride][taps]`` of kernel positions, lo the window's offset.
+    """
+    phases = []
+    for r in range(stride):
+        q, c = (r + padding) % stride, (r + padding) // stride
+        phases.append((q, c, len(range(q, kernel, stride))))   # taps k = q + s j reach input m + c - j
+    lo = min(c - n + 1 for _, c, n in phases)
+    taps = max(c for _, c, _ in phases) - lo + 1
+    index = tuple(tuple(q + stride * (c - lo - t) if 0 <= c - lo - t < n else kernel for t in range(taps))
+                  for q, c, n in phases)
+    return index, lo
+
+
+def polyphase_weight(weight: torch.Tensor, stride: tuple[int, ...], padding: tuple[int, ...]
+                     ) -> torch.Tensor:
+    """A transposed convolution's weight Tensor[C_in, C_out, *kernel] (groups=1) as the weight of the
+    equivalent stride-1 convolution: Tensor[prod(stride) * C_out, C_in, *taps], output channels ordered
+    (phase of dim 1, phase of dim 2, ..., channel)."""
+    dims = weight.dim() - 2
+    w = weight
+    for d in range(dims):
+        axis = 2 + 2 * d                                   # earlier dims are already (phase, tap) pairs
+        index, _ = polyphase_taps(w.shape[axis], stride[d], padding[d])
+        w = F.pad(w, [0, 0] * (w.dim() - axis - 1) + [0, 1])          # the zero tap at index `kernel`
+        flat = torch.tensor(index, device=w.device).flatten()
+        w = w.index_select(axis, flat).unflatten(axis, (stride[d], len(index[0])))
+    phase_axes = [2 + 2 * d for d in range(dims)]
+    w = w.permute(*phase_axes, 1, 0, *[a + 1 for a in phase_axes])
+    return w.reshape(math.prod(stride) * weight.shape[1], weight.shape[0], *w.shape[-dims:])
+
+
+def conv_transpose_polyphase(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                             kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
+                             out_size: tuple[int, ...]) -> torch.Tensor:
+    """``conv_transpose{1,2}d(x, w, b, stride, padding, output_padding)`` from ``weight =
+    polyphase_weight(w, stride, padding)`` and ``bias = b.repeat(prod(stride))`` (or None).
+
+    x : Tensor[B, C_in, *in_size] -> Tensor[B, C_out, *out_size]. The interleave is a reshape: for a
+    channels-last input whose only strided dimension is the last (``[B, C, 1, L]``), it copies nothing
+    and the output stays channels-last.
+    """
+    dims = x.dim() - 2
+    geometry = [polyphase_taps(k, s, p) for k, s, p in zip(kernel, stride, padding)]
+    steps = [-(-n // s) for n, s in zip(out_size, stride)]   # outputs per phase
+    # Phase outputs m = 0..M-1 read the input window starting at m + lo: pad both sides alike (the
+    # kernel then pads inside the convolution, no copy) and drop the extra outputs.
+    left = [-lo for _, lo in geometry]
+    right = [m + len(index[0]) - 1 + lo - n for m, (index, lo), n in zip(steps, geometry, x.shape[2:])]
+    for d in range(dims):                     # a window inside the input (odd geometries): crop instead
+        if min(left[d], right[d]) < 0:
+            start, stop = max(0, -left[d]), max(0, -right[d])
+            x = x.narrow(2 + d, start, x.shape[2 + d] - start - stop)
+            left[d], right[d] = left[d] + start, right[d] + stop
+    pad = [max(a, b) for a, b in zip(left, right)]
+    y = (F.conv1d if dims == 1 else F.conv2d)(x, weight, bias, padding=pad)
+    for d in range(dims):
+        y = y.narrow(2 + d, pad[d] - left[d], steps[d])
+    c_out = weight.shape[0] // math.prod(stride)
+    y = y.unflatten(1, (*stride, c_out))                   # [B, s_1, .., s_d, C, M_1, .., M_d]
+    order = [0, dims + 1] + [a for d in range(dims) for a in (dims + 2 + d, 1 + d)]
+    y = y.permute(order).reshape(x.shape[0], c_out, *(m * s for m, s in zip(steps, stride)))
+    for d in range(dims):
+        y = y.narrow(2 + d, 0, out_size[d])
+    return y
+
+
+class WeightMemo:
+    """Weights derived from parameters (polyphase, folded, block-diagonal), rebuilt only when one changes.
+
+    With gradients on (training) or while tracing or exporting it always rebuilds, so gradients reach
+    the parameters and exported graphs hold the derivation; at inference it reuses its last build
+    while every parameter is the same storage at the same version (an optimiser step, ``copy_`` or
+    ``load_state_dict`` bumps the version; ``.to(device)`` changes the storage).
+    """
+
+    def __init__(self) -> None:
+        self.entry: tuple[tuple, Any] | None = None   # (key, value), replaced whole: thread-safe reads
+
+    def get(self, params: list[torch.Tensor | None], build: Callable[[], T]) -> T:
+        """``build()``, or its last result while ``params`` (None entries skipped) are unchanged."""
+        if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return build()
+        key = tuple((p.data_ptr(), p._version) for p in params if p is not None)
+        entry = self.entry
+        if entry is None or entry[0] != key:
+            entry = self.entry = (key, build())
+        return entry[1]
 
 
 class Encoder(nn.Module):
@@ -126,17 +244,30 @@ class Decoder(nn.Module):
             if not last:
                 self.norms.append(ConditionalBatchNorm(c_out, n_classes, dims=2))
             c_in = c_out
+        self.out_size = tuple(shapes[0])
+        self._output = WeightMemo()
+
+    def output_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output layer as a polyphase convolution (:func:`conv_transpose_polyphase`): its weight
+        and bias, one copy of the bias per phase."""
+        conv = self.convs[-1]
+        bias = None if conv.bias is None else conv.bias.repeat(math.prod(conv.stride))
+        return polyphase_weight(conv.weight, conv.stride, conv.padding), bias
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = torch.cat([z, labels], dim=1) if self.label_input else z
         for fc in self.fcs:
             x = F.relu(fc(x))
-        x = x.view(x.shape[0], *self.volume)
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.norms):
-                x = F.relu(self.norms[i](x, labels))
-        return x
+        # Channels-last: PyTorch's CPU convolutions run these shapes faster in it (measured, shipped
+        # ndm at batch 64: 36 -> 11 ms and 120 -> 51 ms for the first two layers); values are unchanged.
+        x = x.view(x.shape[0], *self.volume).contiguous(memory_format=torch.channels_last)
+        for conv, norm in zip(self.convs[:-1], self.norms):
+            x = F.relu(norm(conv(x), labels))
+        # The output layer (one channel) as a polyphase convolution: 3.0 -> 0.9 ms at batch 1.
+        conv = self.convs[-1]
+        weight, bias = self._output.get([conv.weight, conv.bias], self.output_weights)
+        return conv_transpose_polyphase(x, weight, bias, conv.kernel_size, conv.stride, conv.padding,
+                                        self.out_size)
 
 
 class CWAE(nn.Module):
