@@ -22,6 +22,8 @@ from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
 EPS = 1e-8
 # Seed of the fixed noise a release renders with: the same code always gives the same hit.
 FIXED_NOISE_SEED = 2021
+# The amplitude gate's initial logit: sigmoid(3) = 0.95, nearly open, so training starts from the seed's network.
+ENVELOPE_OPEN = 3.0
 
 
 class AdaIN(nn.Module):
@@ -89,10 +91,16 @@ class SynthesisNetwork(nn.Module):
     ``FIXED_NOISE_SEED`` and stored with the weights, so that inference is deterministic per code;
     ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
     per scale maps features to the waveform (progressive GAN's "toRGB").
+
+    ``envelope_scale`` (ours; ``None`` = the seed's network): a 1x1 convolution and a sigmoid turn the
+    styled features of that layer into an amplitude gate Tensor[B, 1, L_env], linearly interpolated over
+    the output and multiplied into it. Every other layer adds noise at a constant level and AdaIN gives
+    every channel a constant bias, so without the gate a decay has to be cancelled out of those floors;
+    with it the tail of a hit is as quiet as the gate says.
     """
 
     def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
-                 first_scale: int) -> None:
+                 first_scale: int, envelope_scale: int | None = None) -> None:
         super().__init__()
         self.channels = list(channels)
         self.n_blocks = len(channels) - 1
@@ -105,6 +113,13 @@ class SynthesisNetwork(nn.Module):
         self.noise = nn.ModuleList([NoiseInput(c) for c in channels])
         self.adain = nn.ModuleList([AdaIN(c, style_dim) for c in channels])
         self.to_wave = nn.ModuleList([nn.Conv1d(channels[s], 1, 1) for s in range(first_scale, self.n_blocks + 1)])
+        self.envelope_scale = envelope_scale
+        if envelope_scale is not None:
+            if not 0 <= envelope_scale <= first_scale:
+                raise ValueError(f"envelope_scale {envelope_scale} must lie in [0, first_scale {first_scale}]")
+            self.to_envelope = nn.Conv1d(channels[envelope_scale], 1, 1)
+            nn.init.zeros_(self.to_envelope.weight)
+            nn.init.constant_(self.to_envelope.bias, ENVELOPE_OPEN)
         fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
@@ -133,16 +148,21 @@ class SynthesisNetwork(nn.Module):
         gains = torch.as_tensor(noise_gain, dtype=ws.dtype, device=ws.device).expand(self.n_layers)
         h = self.const.expand(ws.shape[0], -1, -1)
         h = self.adain[0](self.noise[0](h, noise[0], gains[0]), ws[:, 0])
-        previous = h
+        previous = envelope = h
         for s in range(1, scale + 1):
             previous = h
             h = self.blocks[s - 1](upsample(h))
             h = F.leaky_relu(self.noise[s](h, noise[s], gains[s]), LEAK)
             h = self.adain[s](h, ws[:, s])
+            if s == self.envelope_scale:
+                envelope = h
         out = torch.tanh(self.to_wave[scale - self.first_scale](h))
         if alpha < 1.0 and scale > self.first_scale:
             skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
             out = torch.lerp(skip, out, alpha)
+        if self.envelope_scale is not None:
+            gate = torch.sigmoid(self.to_envelope(envelope))
+            out = out * F.interpolate(gate, size=out.shape[-1], mode="linear", align_corners=False)
         return out
 
 
@@ -154,13 +174,15 @@ class StyleGenerator(nn.Module):
     """
 
     def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, mapping_layers: int,
-                 channels: list[int], length: int, kernel_size: int, first_scale: int) -> None:
+                 channels: list[int], length: int, kernel_size: int, first_scale: int,
+                 envelope_scale: int | None = None) -> None:
         super().__init__()
         self.latent_dim, self.style_dim, self.n_classes = latent_dim, style_dim, n_classes
         self.mapping = MappingNetwork(latent_dim=latent_dim, style_dim=style_dim, n_classes=n_classes,
                                       embed_dim=embed_dim, layers=mapping_layers)
         self.synthesis = SynthesisNetwork(style_dim=style_dim, channels=channels, length=length,
-                                          kernel_size=kernel_size, first_scale=first_scale)
+                                          kernel_size=kernel_size, first_scale=first_scale,
+                                          envelope_scale=envelope_scale)
         self.n_layers = self.synthesis.n_layers
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
