@@ -99,6 +99,40 @@ def test_every_scale_outputs_its_length_and_the_critic_scores_it():
     assert encoder(generator(z, c)).shape == (2, config.model.style_dim)
 
 
+
+def test_a_closed_amplitude_gate_silences_the_tail_whatever_the_noise():
+    model = tiny_model(0)
+    G = model.generator.synthesis
+    assert G.envelope_scale is not None  # the tiny preset has the gate, as the cpu one does
+    ws = model.generator.broadcast(torch.randn(2, model.latent_dim))
+    open_gate = G(ws, noise="fixed", noise_gain=5.0)
+    # Force the gate's logits: wide open over the first half, shut over the second.
+    half = G.lengths[G.envelope_scale] // 2
+    logits = torch.cat([torch.full((1, 1, half), 30.0), torch.full((1, 1, half), -30.0)], dim=2)
+    hook = G.to_envelope.register_forward_hook(lambda module, args, out: logits.expand_as(out))
+    try:
+        gated = G(ws, noise="fixed", noise_gain=5.0)
+    finally:
+        hook.remove()
+    length = gated.shape[-1]
+    margin = length // G.lengths[G.envelope_scale]  # one gate point: where the interpolation crosses over
+    tail = gated[..., length // 2 + margin:]
+    assert tail.abs().max() < 1e-9 and open_gate[..., length // 2 + margin:].abs().max() > 1e-3
+    # Where the gate is open the hit is the ungated network's (sigmoid(30) = 1 to float precision), and a
+    # fresh gate starts nearly open (sigmoid(3)), so training starts from the seed's network.
+    ungated = open_gate / torch.sigmoid(torch.tensor(3.0))
+    assert torch.allclose(gated[..., :length // 2 - margin], ungated[..., :length // 2 - margin], atol=1e-6)
+
+
+def test_the_seeds_network_has_no_gate_and_an_envelope_length_must_be_a_coarse_length():
+    config = tiny_config("model.envelope_length=0")
+    generator, _, _ = build_modules(config)
+    assert generator.synthesis.envelope_scale is None and not hasattr(generator.synthesis, "to_envelope")
+    with pytest.raises(DrumsynthError, match="envelope_length"):
+        build_modules(tiny_config("model.envelope_length=100"))
+    with pytest.raises(DrumsynthError, match="envelope_length"):  # finer than the first stage's length
+        build_modules(tiny_config(f"model.envelope_length={config.data.length}"))
+
 def test_the_schedule_grows_then_leaves_the_encoder_steps_at_full_length():
     config = tiny_config()
     assert stage_at(config, 0) == (1, 1.0)  # 64 samples: scale 1 of [16, 64, 256, 1024, 4096]
