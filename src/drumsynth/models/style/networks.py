@@ -3,7 +3,8 @@
 - :class:`MappingNetwork` M: z Tensor[B, latent_dim] + class weights c Tensor[B, C] -> w Tensor[B, style_dim].
 - :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
   Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
-  (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN).
+  (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN);
+  optionally (ours) an amplitude gate from one coarse layer multiplies the output.
 - :class:`StyleGenerator`: M and G together (the released module), with style mixing.
 - :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
 
