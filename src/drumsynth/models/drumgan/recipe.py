@@ -37,8 +37,9 @@ from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, check, gan_steps, scale_sizes
 from drumsynth.models.drumgan.model import render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
-from drumsynth.train.distributed import average_gradients, broadcast_module
+from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
+from drumsynth.train.wgan import ClassAgreement, GeneratorSelection
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20221
@@ -102,14 +103,9 @@ class DrumGANRecipe(Recipe):
             "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr),
         }
         self.last_step = 0
-        # Generator selection (train.select_per_class): the best class agreement so far, its step and
-        # the generator's weights then; ``selection_loaded`` once the encoder phase has loaded them.
-        self.selected: dict[str, Any] | None = None
-        self.selection_loaded = False
-        # Whether this process has taken rank 0's encoder-phase generator (not saved: a resumed run syncs
-        # again, on every rank at the same step).
-        self.selection_synced = False
-        self._judge = None
+        self.selection = GeneratorSelection()  # train.select_per_class: the generator the encoder phase uses
+        self.class_agreement = ClassAgreement(SELECTION_SEED, t.select_per_class, len(self.classes),
+                                              config.model.latent_dim, self.sample_rate)
 
     # ---- contract ------------------------------------------------------------------------------
 
@@ -196,13 +192,7 @@ class DrumGANRecipe(Recipe):
 
     def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         t, d = self.cfg.train, self.cfg.data
-        if not self.selection_synced:
-            if self.selected is not None and not self.selection_loaded:
-                self.generator_ema.load_state_dict(self.selected["weights"])
-                self.selection_loaded = True
-            # Validation (and so the selection) ran on rank 0 only: every rank encodes with its generator.
-            broadcast_module(self.generator_ema)
-            self.selection_synced = True
+        self.selection.load_into(self.generator_ema)
         c = batch["c_fake"][:t.encoder_batch]
         z = torch.randn(len(c), self.cfg.model.latent_dim, generator=generator, device=generator.device).to(c)
         G = self.generator_ema
@@ -220,12 +210,11 @@ class DrumGANRecipe(Recipe):
         return {"loss/e": loss.item(), "loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"gain": self.gain, "selected": self.selected, "selection_loaded": self.selection_loaded}
+        return {"gain": self.gain} | self.selection.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.gain = float(state.get("gain", self.gain))
-        self.selected = state.get("selected")
-        self.selection_loaded = bool(state.get("selection_loaded", False))
+        self.selection.load_state_dict(state)
 
     # ---- generator selection -------------------------------------------------------------------
 
@@ -236,32 +225,12 @@ class DrumGANRecipe(Recipe):
         scale, alpha = stage_at(self.cfg, self.last_step)
         return scale == len(self.sizes) - 1 and alpha >= 1.0
 
-    def class_agreement(self, G: nn.Module) -> float:
-        """Share of hits from fixed latents (``select_per_class`` per class, one-hot sliders) that the
-        drum classifier assigns to the requested class."""
-        from drumsynth.metrics.classifier import load_classifier
-
-        if self._judge is None:
-            self._judge = load_classifier(device=self.generator.input.weight.device)
-        n, k = self.cfg.train.select_per_class, len(self.classes)
-        device = self.generator.input.weight.device
-        fixed = torch.Generator(device=device).manual_seed(SELECTION_SEED)
-        z = torch.randn(n * k, self.cfg.model.latent_dim, generator=fixed, device=device)
-        wanted = torch.arange(k, device=device).repeat_interleave(n)
-        c = torch.eye(k, device=device)[wanted]
-        waves = torch.cat([render_hits(G(z[i:i + 32], c[i:i + 32]), self.cfg.data, self.gain)
-                           for i in range(0, len(z), 32)])
-        judged = self._judge.probs3(waves, self.sample_rate).argmax(1).to(device)
-        return float((judged == wanted).float().mean())
-
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def release_extra(self) -> dict[str, Any]:
         extra = {"classes": list(self.classes), "gain": self.gain,
                  "encoder_trained": self.last_step + 1 > gan_steps(self.cfg.train)}
-        if self.selection_loaded:
-            extra["selected"] = {"step": self.selected["step"], "class_agreement": self.selected["agreement"]}
-        return extra
+        return extra | self.selection.release_entry()
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` hits at the current scale (nearest-up-sampled to full size), classes in turn: Tensor[n, 1, T]."""
@@ -282,11 +251,10 @@ class DrumGANRecipe(Recipe):
         ``valid/encoder_lsd`` — their log-spectral distance in dB (keep-best follows it).
         """
         if self.selecting():
-            agreement = self.class_agreement(modules["generator_ema"])
-            if self.selected is None or agreement > self.selected["agreement"]:
-                weights = {k: v.detach().clone() for k, v in modules["generator_ema"].state_dict().items()}
-                self.selected = {"agreement": agreement, "step": self.last_step + 1, "weights": weights}
-            return {"valid/class_agreement": agreement, "valid/selected_step": float(self.selected["step"])}
+            G = modules["generator_ema"]
+            agreement = self.class_agreement(lambda z, c: render_hits(G(z, c), self.cfg.data, self.gain),
+                                             self.generator.input.weight.device)
+            return self.selection.offer(agreement, self.last_step + 1, G)
         if batches is None or self.last_step + 1 <= gan_steps(self.cfg.train):
             return {}
         G, E, d = modules["generator_ema"], modules["encoder"], self.cfg.data

@@ -34,9 +34,9 @@ from drumsynth.models.style import data as sdata
 from drumsynth.models.style.builder import build_modules
 from drumsynth.models.style.config import Config, check, class_names, gan_steps, lengths
 from drumsynth.nn.wave import real_at_scale, spectral_loss, upsample
-from drumsynth.train.distributed import average_gradients, broadcast_module
+from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
-from drumsynth.train.wgan import gradient_penalty, growing_stage
+from drumsynth.train.wgan import ClassAgreement, GeneratorSelection, growing_stage, wgan_gp_step
 
 # Codes of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20210
@@ -77,12 +77,9 @@ class StyleRecipe(Recipe):
                             "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=betas),
                             "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr)}
         self.last_step = 0
-        # Generator selection: the best class agreement so far, its step and the generator's weights
-        # then; ``selection_loaded`` once the encoder phase has loaded them.
-        self.selected: dict[str, Any] | None = None
-        self.selection_loaded = False
-        self.selection_synced = False  # this process has taken rank 0's encoder-phase generator
-        self._judge = None
+        self.selection = GeneratorSelection()
+        self.class_agreement = ClassAgreement(SELECTION_SEED, t.select_per_class, len(self.classes),
+                                              config.model.latent_dim, self.sample_rate)
 
     # ---- contract ------------------------------------------------------------------------------
 
@@ -104,62 +101,24 @@ class StyleRecipe(Recipe):
 
     def _gan_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
         t = self.cfg.train
-        b, latent = t.batch_size, self.cfg.model.latent_dim
+        latent = self.cfg.model.latent_dim
         scale, alpha = stage_at(self.cfg, step)
         G, D = self.nets["generator"], self.nets["critic"]
-        waves, c_real, c_fake = batch["wave"], batch["c"], batch["c_fake"]
 
         def fake_of(c: torch.Tensor) -> torch.Tensor:
-            z = torch.randn(len(c), latent, generator=generator, device=generator.device).to(waves)
+            z = torch.randn(len(c), latent, generator=generator, device=generator.device).to(batch["wave"])
             ws = G.mixed_styles(z, c, t.mixing_prob, generator)
             return G.synthesis(ws, scale, alpha, noise=None, generator=generator)
 
-        sums = {"loss/d": 0.0, "loss/gp": 0.0, "loss/wasserstein": 0.0}
-        opt = self._optimizers["critic"]
-        for k in range(t.n_critic):
-            part = slice(k * b, (k + 1) * b)
-            real = real_at_scale(waves[part], self.lengths, scale, alpha)
-            c = c_real[part]
-            with torch.no_grad():
-                fake = fake_of(c)
-            d_real = D(real, c, scale, alpha, generator)
-            d_fake = D(fake, c, scale, alpha, generator)
-            gp = gradient_penalty(lambda x, c=c: D(x, c, scale, alpha, generator), real, fake, generator)
-            wasserstein = d_real.mean() - d_fake.mean()
-            loss_d = -wasserstein + t.gp_weight * gp
-            opt.zero_grad(set_to_none=True)
-            loss_d.backward()
-            average_gradients(self.critic)
-            opt.step()
-            sums["loss/d"] += loss_d.item()
-            sums["loss/gp"] += gp.item()
-            sums["loss/wasserstein"] += wasserstein.item()
-
-        self.critic.requires_grad_(False)
-        try:
-            c = c_fake[:b]
-            loss_g = -D(fake_of(c), c, scale, alpha, generator).mean()
-            opt = self._optimizers["generator"]
-            opt.zero_grad(set_to_none=True)
-            loss_g.backward()
-            average_gradients(self.generator)
-            opt.step()
-        finally:
-            self.critic.requires_grad_(True)
-        metrics = {k: v / t.n_critic for k, v in sums.items()}
-        return metrics | {"loss/g": loss_g.item(), "stage/length": float(self.lengths[scale]),
-                          "stage/alpha": float(alpha)}
+        metrics = wgan_gp_step(batch, lambda x: real_at_scale(x, self.lengths, scale, alpha), fake_of,
+                               lambda x, c: D(x, c, scale, alpha, generator), self.modules(), self._optimizers,
+                               t.n_critic, t.batch_size, t.gp_weight, generator)
+        return metrics | {"stage/length": float(self.lengths[scale]), "stage/alpha": float(alpha)}
 
     def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         t = self.cfg.train
-        if not self.selection_synced:
-            if self.selected is not None and not self.selection_loaded:
-                self.generator.load_state_dict(self.selected["weights"])
-                self.selection_loaded = True
-            # Validation (and so the selection) ran on rank 0 only: every rank encodes with its generator.
-            broadcast_module(self.generator)
+        if self.selection.load_into(self.generator):
             self.generator.requires_grad_(False)
-            self.selection_synced = True
         G, E = self.nets["generator"], self.nets["encoder"]
         dev = generator.device
         c = torch.eye(len(self.classes))[torch.randint(len(self.classes), (t.encoder_batch,), generator=generator,
@@ -191,15 +150,24 @@ class StyleRecipe(Recipe):
         return {"loss/e": loss.item()} | metrics
 
     def state_dict(self) -> dict[str, Any]:
-        return {"selected": self.selected, "selection_loaded": self.selection_loaded}
+        return self.selection.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.selected = state.get("selected")
-        self.selection_loaded = bool(state.get("selection_loaded", False))
+        self.selection.load_state_dict(state)
         if self.last_step + 1 > gan_steps(self.cfg.train):
             self.generator.requires_grad_(False)
 
     # ---- generator selection -------------------------------------------------------------------
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        """The selected generator so far: ``{"agreement", "step", "weights"}`` or None."""
+        return self.selection.selected
+
+    @property
+    def selection_loaded(self) -> bool:
+        """Whether the encoder phase has loaded the selected generator."""
+        return self.selection.loaded
 
     def selecting(self) -> bool:
         """Whether the validation after ``last_step`` judges the generator (full length, faded in)."""
@@ -208,31 +176,12 @@ class StyleRecipe(Recipe):
         scale, alpha = stage_at(self.cfg, self.last_step)
         return scale == len(self.lengths) - 1 and alpha >= 1.0
 
-    def class_agreement(self, G: nn.Module) -> float:
-        """Share of hits from fixed codes (``select_per_class`` per class, one-hot classes, the stored
-        noise) that the drum classifier assigns to the requested class."""
-        from drumsynth.metrics.classifier import load_classifier
-
-        device = G.synthesis.const.device
-        if self._judge is None:
-            self._judge = load_classifier(device=device)
-        n, k = self.cfg.train.select_per_class, len(self.classes)
-        fixed = torch.Generator(device=device).manual_seed(SELECTION_SEED)
-        z = torch.randn(n * k, self.cfg.model.latent_dim, generator=fixed, device=device)
-        wanted = torch.arange(k, device=device).repeat_interleave(n)
-        c = torch.eye(k, device=device)[wanted]
-        waves = torch.cat([peak_normalise(G(z[i:i + 32], c[i:i + 32])[:, 0]) for i in range(0, len(z), 32)])
-        judged = self._judge.probs3(waves, self.sample_rate).argmax(1).to(device)
-        return float((judged == wanted).float().mean())
-
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def release_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"classes": list(self.classes),
                                  "encoder_trained": self.last_step + 1 > gan_steps(self.cfg.train)}
-        if self.selection_loaded:
-            extra["selected"] = {"step": self.selected["step"], "class_agreement": self.selected["agreement"]}
-        return extra
+        return extra | self.selection.release_entry()
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` hits at the current length (nearest-up-sampled to T), classes in turn: Tensor[n, 1, T]."""
@@ -249,12 +198,9 @@ class StyleRecipe(Recipe):
         ``valid/encoder_lsd``, the log-spectral distance in dB of G(E(x)) to the valid split's real
         sounds x (keep-best follows it); else ``{}``."""
         if self.selecting():
-            G = modules["generator"]
-            agreement = self.class_agreement(G)
-            if self.selected is None or agreement > self.selected["agreement"]:
-                weights = {k: v.detach().clone() for k, v in G.state_dict().items()}
-                self.selected = {"agreement": agreement, "step": self.last_step + 1, "weights": weights}
-            return {"valid/class_agreement": agreement, "valid/selected_step": float(self.selected["step"])}
+            G = modules["generator"]  # G(z, c) plays the stored noise, as a release does
+            agreement = self.class_agreement(lambda z, c: peak_normalise(G(z, c)[:, 0]), G.synthesis.const.device)
+            return self.selection.offer(agreement, self.last_step + 1, G)
         if batches is None or self.last_step + 1 <= gan_steps(self.cfg.train):
             return {}
         G, E = modules["generator"], modules["encoder"]

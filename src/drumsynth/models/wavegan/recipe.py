@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from drumsynth.audio.dsp import peak_normalise
 from drumsynth.config import to_dict
 from drumsynth.data.cache import Cache
 from drumsynth.data.dataset import DrumDataset
@@ -28,9 +29,8 @@ from drumsynth.models.wavegan import data as wdata
 from drumsynth.models.wavegan.builder import build_modules
 from drumsynth.models.wavegan.config import Config, check, class_names, lengths
 from drumsynth.nn.wave import real_at_scale, upsample
-from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
-from drumsynth.train.wgan import gradient_penalty, growing_stage
+from drumsynth.train.wgan import ClassAgreement, growing_stage, wgan_gp_step
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20200
@@ -72,7 +72,8 @@ class WaveGANRecipe(Recipe):
         self._optimizers = {"generator": torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas),
                             "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=betas)}
         self.last_step = 0
-        self._judge = None
+        self.class_agreement = ClassAgreement(SELECTION_SEED, t.select_per_class, len(self.classes),
+                                              config.model.latent_dim, self.sample_rate)
 
     # ---- contract ------------------------------------------------------------------------------
 
@@ -90,51 +91,18 @@ class WaveGANRecipe(Recipe):
     def train_step(self, batch: dict[str, torch.Tensor], step: int, generator: torch.Generator) -> Metrics:
         self.last_step = step
         t = self.cfg.train
-        b, latent = t.batch_size, self.cfg.model.latent_dim
+        latent = self.cfg.model.latent_dim
         scale, alpha = stage_at(self.cfg, step)
         G, D = self.nets["generator"], self.nets["critic"]
-        waves, c_real, c_fake = batch["wave"], batch["c"], batch["c_fake"]
 
-        def noise(n: int) -> torch.Tensor:
-            return torch.randn(n, latent, generator=generator, device=generator.device).to(waves)
+        def fake_of(c: torch.Tensor) -> torch.Tensor:
+            z = torch.randn(len(c), latent, generator=generator, device=generator.device).to(batch["wave"])
+            return G(z, c, scale, alpha)
 
-        sums = {"loss/d": 0.0, "loss/gp": 0.0, "loss/wasserstein": 0.0}
-        opt = self._optimizers["critic"]
-        for k in range(t.n_critic):
-            part = slice(k * b, (k + 1) * b)
-            real = real_at_scale(waves[part], self.lengths, scale, alpha)
-            c = c_real[part]
-            # Fakes of the real clips' classes: each penalty point mixes a real clip with a fake of
-            # its own class, so the point's class is well defined.
-            with torch.no_grad():
-                fake = G(noise(b), c, scale, alpha)
-            d_real = D(real, c, scale, alpha, generator)
-            d_fake = D(fake, c, scale, alpha, generator)
-            gp = gradient_penalty(lambda x, c=c: D(x, c, scale, alpha, generator), real, fake, generator)
-            wasserstein = d_real.mean() - d_fake.mean()
-            loss_d = -wasserstein + t.gp_weight * gp
-            opt.zero_grad(set_to_none=True)
-            loss_d.backward()
-            average_gradients(self.critic)
-            opt.step()
-            sums["loss/d"] += loss_d.item()
-            sums["loss/gp"] += gp.item()
-            sums["loss/wasserstein"] += wasserstein.item()
-
-        self.critic.requires_grad_(False)
-        try:
-            c = c_fake[:b]
-            loss_g = -D(G(noise(b), c, scale, alpha), c, scale, alpha, generator).mean()
-            opt = self._optimizers["generator"]
-            opt.zero_grad(set_to_none=True)
-            loss_g.backward()
-            average_gradients(self.generator)
-            opt.step()
-        finally:
-            self.critic.requires_grad_(True)
-        metrics = {k: v / t.n_critic for k, v in sums.items()}
-        return metrics | {"loss/g": loss_g.item(), "stage/length": float(self.lengths[scale]),
-                          "stage/alpha": float(alpha)}
+        metrics = wgan_gp_step(batch, lambda x: real_at_scale(x, self.lengths, scale, alpha), fake_of,
+                               lambda x, c: D(x, c, scale, alpha, generator), self.modules(), self._optimizers,
+                               t.n_critic, t.batch_size, t.gp_weight, generator)
+        return metrics | {"stage/length": float(self.lengths[scale]), "stage/alpha": float(alpha)}
 
     def release_extra(self) -> dict[str, Any]:
         return {"classes": list(self.classes)}
@@ -147,24 +115,6 @@ class WaveGANRecipe(Recipe):
             return False
         scale, alpha = stage_at(self.cfg, self.last_step)
         return scale == len(self.lengths) - 1 and alpha >= 1.0
-
-    def class_agreement(self, G: nn.Module) -> float:
-        """Share of hits from fixed latents (``select_per_class`` per class, one-hot classes) that the
-        drum classifier assigns to the requested class."""
-        from drumsynth.audio.dsp import peak_normalise
-        from drumsynth.metrics.classifier import load_classifier
-
-        device = next(G.parameters()).device
-        if self._judge is None:
-            self._judge = load_classifier(device=device)
-        n, k = self.cfg.train.select_per_class, len(self.classes)
-        fixed = torch.Generator(device=device).manual_seed(SELECTION_SEED)
-        z = torch.randn(n * k, self.cfg.model.latent_dim, generator=fixed, device=device)
-        wanted = torch.arange(k, device=device).repeat_interleave(n)
-        c = torch.eye(k, device=device)[wanted]
-        waves = torch.cat([peak_normalise(G(z[i:i + 32], c[i:i + 32])[:, 0]) for i in range(0, len(z), 32)])
-        judged = self._judge.probs3(waves, self.sample_rate).argmax(1).to(device)
-        return float((judged == wanted).float().mean())
 
     # ---- inference-side hooks ------------------------------------------------------------------
 
@@ -183,7 +133,9 @@ class WaveGANRecipe(Recipe):
         del batches
         if not self.selecting():
             return {}
-        return {"valid/class_agreement": self.class_agreement(modules["generator"])}
+        G = modules["generator"]
+        agreement = self.class_agreement(lambda z, c: peak_normalise(G(z, c)[:, 0]), next(G.parameters()).device)
+        return {"valid/class_agreement": agreement}
 
 
 def build_recipe(config: Config, cache: Cache | None) -> WaveGANRecipe:
