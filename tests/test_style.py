@@ -328,10 +328,10 @@ def test_the_encoder_phase_starts_from_the_selected_generator_and_trains_the_enc
     result = Trainer(recipe, train, tmp_path / "run", valid_data=valid, max_steps=config.train.max_steps,
                      log_every=1, checkpoint_every=5, valid_every=1, progress=False, seed=0).fit()
     assert result.step == config.train.max_steps
-    assert recipe.selection_loaded and recipe.selected["step"] <= 8
+    assert recipe.selection.loaded and recipe.selection.selected["step"] <= 8
     release = load_checkpoint(tmp_path / "run" / "release.pt")
-    assert release["extra"]["encoder_trained"] and release["extra"]["selected"]["step"] == recipe.selected["step"]
-    selected = recipe.selected["weights"]
+    assert release["extra"]["encoder_trained"] and release["extra"]["selected"]["step"] == recipe.selection.selected["step"]
+    selected = recipe.selection.selected["weights"]
     assert all(torch.equal(selected[k], v) for k, v in recipe.generator.state_dict().items())
     from drumsynth.train.logging import read_log
 

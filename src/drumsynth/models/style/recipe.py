@@ -159,16 +159,6 @@ class StyleRecipe(Recipe):
 
     # ---- generator selection -------------------------------------------------------------------
 
-    @property
-    def selected(self) -> dict[str, Any] | None:
-        """The selected generator so far: ``{"agreement", "step", "weights"}`` or None."""
-        return self.selection.selected
-
-    @property
-    def selection_loaded(self) -> bool:
-        """Whether the encoder phase has loaded the selected generator."""
-        return self.selection.loaded
-
     def selecting(self) -> bool:
         """Whether the validation after ``last_step`` judges the generator (full length, faded in)."""
         if self.cfg.train.select_per_class <= 0 or self.last_step + 1 > gan_steps(self.cfg.train):
