@@ -25,6 +25,10 @@ EPS = 1e-8
 FIXED_NOISE_SEED = 2021
 # The amplitude gate's initial logit: sigmoid(3) = 0.95, nearly open, so training starts from the seed's network.
 ENVELOPE_OPEN = 3.0
+# The gate's learning-rate multiplier (StyleGAN scales its mapping network's rate the other way, by 0.01):
+# its logit is this times a 1x1 convolution, so that at Adam's 2e-4 the gate can travel the several
+# logit units of a decay in a few hundred steps. At 1x it had moved 0.1 in 1200 steps (session 8).
+ENVELOPE_LR_MULT = 25.0
 
 
 class AdaIN(nn.Module):
@@ -120,7 +124,7 @@ class SynthesisNetwork(nn.Module):
                 raise ValueError(f"envelope_scale {envelope_scale} must lie in [0, first_scale {first_scale}]")
             self.to_envelope = nn.Conv1d(channels[envelope_scale], 1, 1)
             nn.init.zeros_(self.to_envelope.weight)
-            nn.init.constant_(self.to_envelope.bias, ENVELOPE_OPEN)
+            nn.init.constant_(self.to_envelope.bias, ENVELOPE_OPEN / ENVELOPE_LR_MULT)
         fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
@@ -162,7 +166,7 @@ class SynthesisNetwork(nn.Module):
             skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
             out = torch.lerp(skip, out, alpha)
         if self.envelope_scale is not None:
-            gate = torch.sigmoid(self.to_envelope(envelope))
+            gate = torch.sigmoid(ENVELOPE_LR_MULT * self.to_envelope(envelope))
             out = out * F.interpolate(gate, size=out.shape[-1], mode="linear", align_corners=False)
         return out
 
