@@ -100,28 +100,30 @@ def test_every_scale_outputs_its_length_and_the_critic_scores_it():
 
 
 
-def test_a_closed_amplitude_gate_silences_the_tail_whatever_the_noise():
+def test_the_amplitude_envelope_silences_the_tail_whatever_the_noise_and_never_sets_the_level():
     model = tiny_model(0)
     G = model.generator.synthesis
-    assert G.envelope_scale is not None  # the tiny preset has the gate, as the cpu one does
+    assert G.envelope_scale is not None  # the tiny preset has the envelope, as the cpu one does
     ws = model.generator.broadcast(torch.randn(2, model.latent_dim))
-    open_gate = G(ws, noise="fixed", noise_gain=5.0)
-    # Force the gate's logits: wide open over the first half, shut over the second.
+    flat = G(ws, noise="fixed", noise_gain=5.0)
+    # Force the learned log-envelope: loud over the first half, 60 nepers lower over the second.
     half = G.lengths[G.envelope_scale] // 2
-    logits = torch.cat([torch.full((1, 1, half), 30.0), torch.full((1, 1, half), -30.0)], dim=2)
-    hook = G.to_envelope.register_forward_hook(lambda module, args, out: logits.expand_as(out))
+    shape = torch.cat([torch.full((1, 1, half), 3.0), torch.full((1, 1, half), -3.0)], dim=2)
+    hook = G.to_envelope.register_forward_hook(lambda module, args, out: (shape + 7.0).expand_as(out))
     try:
         gated = G(ws, noise="fixed", noise_gain=5.0)
     finally:
         hook.remove()
     length = gated.shape[-1]
-    margin = length // G.lengths[G.envelope_scale]  # one gate point: where the interpolation crosses over
+    margin = length // G.lengths[G.envelope_scale]  # one envelope point: where the interpolation crosses over
     tail = gated[..., length // 2 + margin:]
-    assert tail.abs().max() < 1e-9 and open_gate[..., length // 2 + margin:].abs().max() > 1e-3
-    # Where the gate is open the hit is the ungated network's (sigmoid(30) = 1 to float precision), and a
-    # fresh gate starts nearly open (sigmoid(3)), so training starts from the seed's network.
-    ungated = open_gate / torch.sigmoid(torch.tensor(3.0))
-    assert torch.allclose(gated[..., :length // 2 - margin], ungated[..., :length // 2 - margin], atol=1e-6)
+    assert tail.abs().max() < 1e-20 and flat[..., length // 2 + margin:].abs().max() > 1e-3
+    # The envelope's peak is 0 dB whatever its offset (+7 above): where it is loud the hit is the flat
+    # one, and a fresh envelope is flat (zero weights), so training starts from the seed's network.
+    head = slice(0, length // 2 - margin)
+    assert torch.allclose(gated[..., head], flat[..., head], atol=1e-6)
+    features = torch.randn(2, G.channels[G.envelope_scale], G.lengths[G.envelope_scale])
+    assert torch.equal(G.amplitude_envelope(features), torch.ones(2, 1, G.lengths[G.envelope_scale]))
 
 
 def test_the_seeds_network_has_no_gate_and_an_envelope_length_must_be_a_coarse_length():

@@ -4,7 +4,7 @@
 - :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
   Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
   (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN);
-  optionally (ours) an amplitude gate from one coarse layer multiplies the output.
+  optionally (ours) an amplitude envelope from one coarse layer multiplies the output.
 - :class:`StyleGenerator`: M and G together (the released module), with style mixing.
 - :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
 
@@ -23,12 +23,10 @@ from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
 EPS = 1e-8
 # Seed of the fixed noise a release renders with: the same code always gives the same hit.
 FIXED_NOISE_SEED = 2021
-# The amplitude gate's initial logit: sigmoid(3) = 0.95, nearly open, so training starts from the seed's network.
-ENVELOPE_OPEN = 3.0
-# The gate's learning-rate multiplier (StyleGAN scales its mapping network's rate the other way, by 0.01):
-# its logit is this times a 1x1 convolution, so that at Adam's 2e-4 the gate can travel the several
-# logit units of a decay in a few hundred steps. At 1x it had moved 0.1 in 1200 steps (session 8).
-ENVELOPE_LR_MULT = 25.0
+# The amplitude envelope's learning-rate multiplier (StyleGAN scales its mapping network's rate the other
+# way, by 0.01): the log-envelope is this times a 1x1 convolution, so that at Adam's 2e-4 it can learn a
+# decay of tens of dB in a few hundred steps (at 1x a sigmoid gate's logit had moved 0.1 in 1200 steps, session 8).
+ENVELOPE_LR_MULT = 10.0
 
 
 class AdaIN(nn.Module):
@@ -97,11 +95,11 @@ class SynthesisNetwork(nn.Module):
     ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
     per scale maps features to the waveform (progressive GAN's "toRGB").
 
-    ``envelope_scale`` (ours; ``None`` = the seed's network): a 1x1 convolution and a sigmoid turn the
-    styled features of that layer into an amplitude gate Tensor[B, 1, L_env], linearly interpolated over
-    the output and multiplied into it. Every other layer adds noise at a constant level and AdaIN gives
-    every channel a constant bias, so without the gate a decay has to be cancelled out of those floors;
-    with it the tail of a hit is as quiet as the gate says.
+    ``envelope_scale`` (ours; ``None`` = the seed's network): a 1x1 convolution turns the styled features
+    of that layer into a log-amplitude envelope with its peak at 0 dB (:meth:`amplitude_envelope`),
+    linearly interpolated over the output and multiplied into it. Every other layer adds noise at a constant level and AdaIN gives
+    every channel a constant bias, so without the envelope a decay has to be cancelled out of those
+    floors; with it the tail of a hit is as quiet as the envelope says.
     """
 
     def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
@@ -123,8 +121,7 @@ class SynthesisNetwork(nn.Module):
             if not 0 <= envelope_scale <= first_scale:
                 raise ValueError(f"envelope_scale {envelope_scale} must lie in [0, first_scale {first_scale}]")
             self.to_envelope = nn.Conv1d(channels[envelope_scale], 1, 1)
-            nn.init.zeros_(self.to_envelope.weight)
-            nn.init.constant_(self.to_envelope.bias, ENVELOPE_OPEN / ENVELOPE_LR_MULT)
+            nn.init.zeros_(self.to_envelope.weight)  # a flat envelope: training starts from the seed's network
         fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
@@ -140,6 +137,15 @@ class SynthesisNetwork(nn.Module):
         gen_device = generator.device if generator is not None else device
         return [torch.randn(batch, 1, self.lengths[s], generator=generator, device=gen_device).to(device)
                 for s in range(scale + 1)]
+
+    def amplitude_envelope(self, features: torch.Tensor) -> torch.Tensor:
+        """The envelope of the styled features Tensor[B, C, L_env] of layer ``envelope_scale``:
+        Tensor[B, 1, L_env] in (0, 1], its peak exactly 1. Its logarithm is learned (nepers), less its
+        maximum over time, so the envelope shapes the hit and never sets its level: at the coarse scales a
+        pooled cymbal is nearly silent, and a free gate learnt to shut there (session 8) and then could
+        not reopen, as a saturated sigmoid has no gradient."""
+        log_envelope = ENVELOPE_LR_MULT * self.to_envelope(features)
+        return torch.exp(log_envelope - log_envelope.amax(dim=2, keepdim=True))
 
     def forward(self, ws: torch.Tensor, scale: int | None = None, alpha: float = 1.0,
                 noise: list[torch.Tensor] | str | None = None, noise_gain: float | torch.Tensor = 1.0,
@@ -166,8 +172,8 @@ class SynthesisNetwork(nn.Module):
             skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
             out = torch.lerp(skip, out, alpha)
         if self.envelope_scale is not None:
-            gate = torch.sigmoid(ENVELOPE_LR_MULT * self.to_envelope(envelope))
-            out = out * F.interpolate(gate, size=out.shape[-1], mode="linear", align_corners=False)
+            out = out * F.interpolate(self.amplitude_envelope(envelope), size=out.shape[-1], mode="linear",
+                                      align_corners=False)
         return out
 
 
