@@ -100,40 +100,39 @@ def test_every_scale_outputs_its_length_and_the_critic_scores_it():
 
 
 
-def test_the_amplitude_envelope_silences_the_tail_whatever_the_noise_and_never_sets_the_level():
+def test_the_decay_envelope_silences_the_tail_whatever_the_noise_and_never_sets_the_level():
     model = tiny_model(0)
     G = model.generator.synthesis
-    assert G.envelope_scale is not None  # the tiny preset has the envelope, as the cpu one does
+    assert G.envelope is not None  # the tiny preset has the envelope, as the cpu one does
     ws = model.generator.broadcast(torch.randn(2, model.latent_dim))
-    flat = G(ws, noise="fixed", noise_gain=5.0)
-    # Force the learned log-envelope: loud over the first half, 60 nepers lower over the second.
-    half = G.lengths[G.envelope_scale] // 2
-    shape = torch.cat([torch.full((1, 1, half), 3.0), torch.full((1, 1, half), -3.0)], dim=2)
-    hook = G.to_envelope.register_forward_hook(lambda module, args, out: (shape + 7.0).expand_as(out))
+    envelope = G.envelope(ws[:, 0], G.lengths[-1])
+    tau, mix = G.envelope.parameters_of(ws[:, 0])
+    # A fresh envelope: 100 ms and 1 s mixed half and half, whatever the style (zero weights).
+    assert torch.allclose(tau, torch.tensor([[4410.0, 44100.0]]).expand(2, 2), rtol=1e-4)
+    assert torch.allclose(mix, torch.full((2, 1), 0.5))
+    t = torch.arange(G.lengths[-1]) * (G.envelope.length / G.lengths[-1])
+    expected = 0.5 * torch.exp(-t / tau[:, :1]) + 0.5 * torch.exp(-t / tau[:, 1:])
+    assert torch.allclose(envelope[:, 0], expected, rtol=1e-4, atol=1e-7)
+    assert torch.equal(envelope[:, 0, 0], torch.ones(2))  # peak 1 at the onset: it never sets the level
+    # The hit is the seed's network times the envelope, at every scale.
+    flat_net = G.envelope
+    G.envelope = None
     try:
-        gated = G(ws, noise="fixed", noise_gain=5.0)
+        flat = G(ws, noise="fixed", noise_gain=5.0)
     finally:
-        hook.remove()
-    length = gated.shape[-1]
-    margin = length // G.lengths[G.envelope_scale]  # one envelope point: where the interpolation crosses over
-    tail = gated[..., length // 2 + margin:]
-    assert tail.abs().max() < 1e-20 and flat[..., length // 2 + margin:].abs().max() > 1e-3
-    # The envelope's peak is 0 dB whatever its offset (+7 above): where it is loud the hit is the flat
-    # one, and a fresh envelope is flat (zero weights), so training starts from the seed's network.
-    head = slice(0, length // 2 - margin)
-    assert torch.allclose(gated[..., head], flat[..., head], atol=1e-6)
-    features = torch.randn(2, G.channels[G.envelope_scale], G.lengths[G.envelope_scale])
-    assert torch.equal(G.amplitude_envelope(features), torch.ones(2, 1, G.lengths[G.envelope_scale]))
+        G.envelope = flat_net
+    assert torch.allclose(G(ws, noise="fixed", noise_gain=5.0), flat * envelope, atol=1e-6)
+    # Short time constants: the tail is silent whatever the noise amount.
+    with torch.no_grad():
+        G.envelope.affine.bias.fill_(-10.0)  # both constants at their 2 ms floor
+    tail = G(ws, noise="fixed", noise_gain=10.0)[..., G.lengths[-1] // 2:]
+    assert tail.abs().max() < 1e-8 and flat[..., G.lengths[-1] // 2:].abs().max() > 1e-3  # -160 dB
 
 
-def test_the_seeds_network_has_no_gate_and_an_envelope_length_must_be_a_coarse_length():
-    config = tiny_config("model.envelope_length=0")
-    generator, _, _ = build_modules(config)
-    assert generator.synthesis.envelope_scale is None and not hasattr(generator.synthesis, "to_envelope")
-    with pytest.raises(DrumsynthError, match="envelope_length"):
-        build_modules(tiny_config("model.envelope_length=100"))
-    with pytest.raises(DrumsynthError, match="envelope_length"):  # finer than the first stage's length
-        build_modules(tiny_config(f"model.envelope_length={config.data.length}"))
+def test_the_seeds_network_has_no_envelope():
+    generator, _, _ = build_modules(tiny_config("model.envelope=false"))
+    assert generator.synthesis.envelope is None
+
 
 def test_the_schedule_grows_then_leaves_the_encoder_steps_at_full_length():
     config = tiny_config()

@@ -4,7 +4,7 @@
 - :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
   Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
   (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN);
-  optionally (ours) an amplitude envelope from one coarse layer multiplies the output.
+  optionally (ours) a two-exponential decay envelope from layer 0's style multiplies the output.
 - :class:`StyleGenerator`: M and G together (the released module), with style mixing.
 - :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
 
@@ -13,6 +13,8 @@ Progressive growing as in wavegan: ``scale`` blocks in use, ``alpha`` fades the 
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -23,9 +25,12 @@ from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
 EPS = 1e-8
 # Seed of the fixed noise a release renders with: the same code always gives the same hit.
 FIXED_NOISE_SEED = 2021
-# The amplitude envelope's learning-rate multiplier (StyleGAN scales its mapping network's rate the other
-# way, by 0.01): the log-envelope is this times a 1x1 convolution, so that at Adam's 2e-4 it can learn a
-# decay of tens of dB in a few hundred steps (at 1x a sigmoid gate's logit had moved 0.1 in 1200 steps, session 8).
+# The decay envelope's time constants, in output samples: 2 ms to 4 s at 44.1 kHz.
+TAU_RANGE = (88.0, 176400.0)
+# Its starting time constants (100 ms and 1 s: a fast and a slow part, apart so that they learn apart).
+TAU_START = (4410.0, 44100.0)
+# Its learning-rate multiplier (StyleGAN scales its mapping network's rate the other way, by 0.01), so that
+# at Adam's 2e-4 a time constant can move across its range in a few hundred steps.
 ENVELOPE_LR_MULT = 10.0
 
 
@@ -86,6 +91,37 @@ class MappingNetwork(nn.Module):
         return h
 
 
+class DecayEnvelope(nn.Module):
+    """A drum's amplitude envelope from a style (ours): two exponential decays mixed,
+    ``e(t) = m exp(-t / tau_1) + (1 - m) exp(-t / tau_2)``, with ``(tau_1, tau_2, m)`` from a learned
+    affine map of w (time constants in ``TAU_RANGE``, log-spaced). Peak 1 at the onset, so it shapes the
+    hit and never sets its level. w Tensor[B, style_dim] -> Tensor[B, 1, L] for an output of L samples
+    spanning the clip's ``length`` samples.
+    """
+
+    def __init__(self, style_dim: int, length: int) -> None:
+        super().__init__()
+        self.length = length
+        self.affine = nn.Linear(style_dim, 3)
+        lo, hi = (math.log(t) for t in TAU_RANGE)
+        starts = [(math.log(t) - lo) / (hi - lo) for t in TAU_START]
+        nn.init.zeros_(self.affine.weight)
+        with torch.no_grad():
+            self.affine.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in starts] + [0.0]) / ENVELOPE_LR_MULT)
+
+    def parameters_of(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(time constants Tensor[B, 2] in samples, mix m Tensor[B, 1]) of styles w Tensor[B, style_dim]."""
+        p = ENVELOPE_LR_MULT * self.affine(w)
+        lo, hi = (math.log(t) for t in TAU_RANGE)
+        return torch.exp(lo + (hi - lo) * torch.sigmoid(p[:, :2])), torch.sigmoid(p[:, 2:])
+
+    def forward(self, w: torch.Tensor, out_length: int) -> torch.Tensor:
+        tau, mix = self.parameters_of(w)
+        t = torch.arange(out_length, device=w.device, dtype=w.dtype) * (self.length / out_length)
+        decays = torch.exp(-t[None, None, :] / tau[:, :, None])  # [B, 2, L]
+        return (mix * decays[:, 0] + (1 - mix) * decays[:, 1])[:, None]
+
+
 class SynthesisNetwork(nn.Module):
     """Styles -> waveform from a learned constant (see the module docstring).
 
@@ -95,15 +131,14 @@ class SynthesisNetwork(nn.Module):
     ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
     per scale maps features to the waveform (progressive GAN's "toRGB").
 
-    ``envelope_scale`` (ours; ``None`` = the seed's network): a 1x1 convolution turns the styled features
-    of that layer into a log-amplitude envelope with its peak at 0 dB (:meth:`amplitude_envelope`),
-    linearly interpolated over the output and multiplied into it. Every other layer adds noise at a constant level and AdaIN gives
+    ``envelope`` (ours; False = the seed's network): a :class:`DecayEnvelope` of layer 0's style multiplies
+    the output. Every other layer adds noise at a constant level and AdaIN gives
     every channel a constant bias, so without the envelope a decay has to be cancelled out of those
     floors; with it the tail of a hit is as quiet as the envelope says.
     """
 
     def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
-                 first_scale: int, envelope_scale: int | None = None) -> None:
+                 first_scale: int, envelope: bool = False) -> None:
         super().__init__()
         self.channels = list(channels)
         self.n_blocks = len(channels) - 1
@@ -116,12 +151,7 @@ class SynthesisNetwork(nn.Module):
         self.noise = nn.ModuleList([NoiseInput(c) for c in channels])
         self.adain = nn.ModuleList([AdaIN(c, style_dim) for c in channels])
         self.to_wave = nn.ModuleList([nn.Conv1d(channels[s], 1, 1) for s in range(first_scale, self.n_blocks + 1)])
-        self.envelope_scale = envelope_scale
-        if envelope_scale is not None:
-            if not 0 <= envelope_scale <= first_scale:
-                raise ValueError(f"envelope_scale {envelope_scale} must lie in [0, first_scale {first_scale}]")
-            self.to_envelope = nn.Conv1d(channels[envelope_scale], 1, 1)
-            nn.init.zeros_(self.to_envelope.weight)  # a flat envelope: training starts from the seed's network
+        self.envelope = DecayEnvelope(style_dim, length) if envelope else None
         fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
@@ -138,15 +168,6 @@ class SynthesisNetwork(nn.Module):
         return [torch.randn(batch, 1, self.lengths[s], generator=generator, device=gen_device).to(device)
                 for s in range(scale + 1)]
 
-    def amplitude_envelope(self, features: torch.Tensor) -> torch.Tensor:
-        """The envelope of the styled features Tensor[B, C, L_env] of layer ``envelope_scale``:
-        Tensor[B, 1, L_env] in (0, 1], its peak exactly 1. Its logarithm is learned (nepers), less its
-        maximum over time, so the envelope shapes the hit and never sets its level: at the coarse scales a
-        pooled cymbal is nearly silent, and a free gate learnt to shut there (session 8) and then could
-        not reopen, as a saturated sigmoid has no gradient."""
-        log_envelope = ENVELOPE_LR_MULT * self.to_envelope(features)
-        return torch.exp(log_envelope - log_envelope.amax(dim=2, keepdim=True))
-
     def forward(self, ws: torch.Tensor, scale: int | None = None, alpha: float = 1.0,
                 noise: list[torch.Tensor] | str | None = None, noise_gain: float | torch.Tensor = 1.0,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -159,21 +180,18 @@ class SynthesisNetwork(nn.Module):
         gains = torch.as_tensor(noise_gain, dtype=ws.dtype, device=ws.device).expand(self.n_layers)
         h = self.const.expand(ws.shape[0], -1, -1)
         h = self.adain[0](self.noise[0](h, noise[0], gains[0]), ws[:, 0])
-        previous = envelope = h
+        previous = h
         for s in range(1, scale + 1):
             previous = h
             h = self.blocks[s - 1](upsample(h))
             h = F.leaky_relu(self.noise[s](h, noise[s], gains[s]), LEAK)
             h = self.adain[s](h, ws[:, s])
-            if s == self.envelope_scale:
-                envelope = h
         out = torch.tanh(self.to_wave[scale - self.first_scale](h))
         if alpha < 1.0 and scale > self.first_scale:
             skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
             out = torch.lerp(skip, out, alpha)
-        if self.envelope_scale is not None:
-            out = out * F.interpolate(self.amplitude_envelope(envelope), size=out.shape[-1], mode="linear",
-                                      align_corners=False)
+        if self.envelope is not None:
+            out = out * self.envelope(ws[:, 0], out.shape[-1])
         return out
 
 
@@ -186,14 +204,14 @@ class StyleGenerator(nn.Module):
 
     def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, mapping_layers: int,
                  channels: list[int], length: int, kernel_size: int, first_scale: int,
-                 envelope_scale: int | None = None) -> None:
+                 envelope: bool = False) -> None:
         super().__init__()
         self.latent_dim, self.style_dim, self.n_classes = latent_dim, style_dim, n_classes
         self.mapping = MappingNetwork(latent_dim=latent_dim, style_dim=style_dim, n_classes=n_classes,
                                       embed_dim=embed_dim, layers=mapping_layers)
         self.synthesis = SynthesisNetwork(style_dim=style_dim, channels=channels, length=length,
                                           kernel_size=kernel_size, first_scale=first_scale,
-                                          envelope_scale=envelope_scale)
+                                          envelope=envelope)
         self.n_layers = self.synthesis.n_layers
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
