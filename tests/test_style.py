@@ -129,9 +129,34 @@ def test_the_decay_envelope_silences_the_tail_whatever_the_noise_and_never_sets_
     assert tail.abs().max() < 1e-8 and flat[..., G.lengths[-1] // 2:].abs().max() > 1e-3  # -160 dB
 
 
-def test_the_seeds_network_has_no_envelope():
-    generator, _, _ = build_modules(tiny_config("model.envelope=false"))
-    assert generator.synthesis.envelope is None
+def test_the_decay_envelope_acts_from_its_length_on_and_fades_in_there():
+    config = tiny_config("model.envelope_length=1024")  # the tiny lengths: 16, 64, 256, 1024, 4096
+    generator, _, _ = build_modules(config)
+    G = generator.synthesis
+    with torch.no_grad():
+        G.envelope.affine.bias.fill_(-10.0)  # 2 ms: a strong envelope, easy to see
+    ws = generator.broadcast(torch.randn(2, config.model.latent_dim))
+
+    def hits(scale: int, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+        envelope = G.envelope
+        G.envelope = None
+        try:
+            flat = G(ws, scale, alpha, noise="fixed")
+        finally:
+            G.envelope = envelope
+        return G(ws, scale, alpha, noise="fixed"), flat
+
+    assert G.envelope_scale == 3
+    coarse, flat = hits(2, 1.0)
+    assert torch.equal(coarse, flat)  # coarser than 1024 samples: no envelope
+    full, flat = hits(4, 1.0)
+    assert torch.allclose(full, flat * G.envelope(ws[:, 0], full.shape[-1]), atol=1e-7)
+    fading, flat = hits(3, 0.25)  # at its first length it fades in with the new block
+    expected = flat * torch.lerp(torch.ones(1), G.envelope(ws[:, 0], flat.shape[-1]), 0.25)
+    assert torch.allclose(fading, expected, atol=1e-7)
+    assert build_modules(tiny_config("model.envelope_length=0"))[0].synthesis.envelope is None  # the seed's
+    with pytest.raises(DrumsynthError, match="envelope_length"):
+        build_modules(tiny_config("model.envelope_length=100"))
 
 
 def test_the_schedule_grows_then_leaves_the_encoder_steps_at_full_length():

@@ -63,10 +63,10 @@ class ModelConfig:
     kernel_size : every block's convolution
     phase_shuffle : the critic's phase shuffle s, in samples (seed: 2; 0 = off)
     start_length : progressive growing: the clip length of the first stage; 0 = every step at full length
-    envelope : False = the seed's network. True (ours) = the output is multiplied by a decay envelope of
-        layer 0's style, two exponential decays mixed (time constants 2 ms to 4 s), so that silence after a
-        decay is silence whatever the noise inputs and the AdaIN biases leave there (docs/style.md,
-        "Decay envelope")
+    envelope_length : 0 = the seed's network. N (ours) = from clip length N on, the output is multiplied by
+        a decay envelope of layer 0's style, two exponential decays mixed (time constants 2 ms to 4 s), so
+        that silence after a decay is silence whatever the noise inputs and the AdaIN biases leave there
+        (docs/style.md, "Decay envelope"). N must be one of the clip lengths
     """
 
     latent_dim: int = 128
@@ -77,12 +77,13 @@ class ModelConfig:
     kernel_size: int = 25
     phase_shuffle: int = 2
     start_length: int = 0
-    envelope: bool = False
+    envelope_length: int = 0
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "style_dim": "count", "embed_dim": "count",
                                       "mapping_layers": "count", "channels": "count", "kernel_size": "count",
-                                      "phase_shuffle": "non_negative", "start_length": "non_negative"})
+                                      "phase_shuffle": "non_negative", "start_length": "non_negative",
+                                      "envelope_length": "non_negative"})
 
 
 @dataclass
@@ -240,6 +241,8 @@ def check(config: Config) -> Config:
         if sum(t.stage_steps) != gan_steps(t):
             raise DrumsynthError(f"train.stage_steps add up to {sum(t.stage_steps)}, but the GAN phase has "
                                  f"max_steps - encoder_steps = {gan_steps(t)} steps")
+    if m.envelope_length and m.envelope_length not in sizes:
+        raise DrumsynthError(f"model.envelope_length {m.envelope_length} is not one of the lengths {sizes}")
     if gan_steps(t) < 1:
         raise DrumsynthError(f"train.max_steps ({t.max_steps}) must exceed train.encoder_steps ({t.encoder_steps})")
     if len(t.adam_betas) != 2:
@@ -258,7 +261,7 @@ def generator_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
     return {"latent_dim": m.latent_dim, "style_dim": m.style_dim, "n_classes": n_classes, "embed_dim": m.embed_dim,
             "mapping_layers": m.mapping_layers, "channels": list(m.channels), "length": config.data.length,
             "kernel_size": m.kernel_size, "first_scale": first_scale(config),
-            "envelope": m.envelope}
+            "envelope_scale": lengths(config).index(m.envelope_length) if m.envelope_length else None}
 
 
 def critic_kwargs(config: Config, n_classes: int) -> dict[str, Any]:

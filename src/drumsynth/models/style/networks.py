@@ -4,7 +4,7 @@
 - :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
   Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
   (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN);
-  optionally (ours) a two-exponential decay envelope from layer 0's style multiplies the output.
+  optionally (ours) a two-exponential decay envelope from layer 0's style multiplies the finer outputs.
 - :class:`StyleGenerator`: M and G together (the released module), with style mixing.
 - :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
 
@@ -131,14 +131,16 @@ class SynthesisNetwork(nn.Module):
     ``noise_gain`` Tensor[n_layers] (or a float) scales each layer's learned noise. A 1x1 convolution
     per scale maps features to the waveform (progressive GAN's "toRGB").
 
-    ``envelope`` (ours; False = the seed's network): a :class:`DecayEnvelope` of layer 0's style multiplies
-    the output. Every other layer adds noise at a constant level and AdaIN gives
+    ``envelope_scale`` (ours; ``None`` = the seed's network): from that scale on, a :class:`DecayEnvelope`
+    of layer 0's style multiplies the output (faded in with ``alpha`` at that scale). Not at the coarser
+    scales: there a pooled cymbal is nearly silent, and an envelope that learnt to shut there (2 ms time
+    constants, session 8) could not reopen, as a saturated sigmoid passes no gradient. Every other layer adds noise at a constant level and AdaIN gives
     every channel a constant bias, so without the envelope a decay has to be cancelled out of those
     floors; with it the tail of a hit is as quiet as the envelope says.
     """
 
     def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
-                 first_scale: int, envelope: bool = False) -> None:
+                 first_scale: int, envelope_scale: int | None = None) -> None:
         super().__init__()
         self.channels = list(channels)
         self.n_blocks = len(channels) - 1
@@ -151,7 +153,8 @@ class SynthesisNetwork(nn.Module):
         self.noise = nn.ModuleList([NoiseInput(c) for c in channels])
         self.adain = nn.ModuleList([AdaIN(c, style_dim) for c in channels])
         self.to_wave = nn.ModuleList([nn.Conv1d(channels[s], 1, 1) for s in range(first_scale, self.n_blocks + 1)])
-        self.envelope = DecayEnvelope(style_dim, length) if envelope else None
+        self.envelope_scale = envelope_scale
+        self.envelope = DecayEnvelope(style_dim, length) if envelope_scale is not None else None
         fixed = torch.Generator().manual_seed(FIXED_NOISE_SEED)
         for s, n in enumerate(self.lengths):
             self.register_buffer(f"fixed_noise_{s}", torch.randn(1, 1, n, generator=fixed))
@@ -190,8 +193,11 @@ class SynthesisNetwork(nn.Module):
         if alpha < 1.0 and scale > self.first_scale:
             skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
             out = torch.lerp(skip, out, alpha)
-        if self.envelope is not None:
-            out = out * self.envelope(ws[:, 0], out.shape[-1])
+        if self.envelope is not None and scale >= self.envelope_scale:
+            envelope = self.envelope(ws[:, 0], out.shape[-1])
+            if scale == self.envelope_scale and alpha < 1.0:
+                envelope = torch.lerp(torch.ones_like(envelope), envelope, alpha)
+            out = out * envelope
         return out
 
 
@@ -204,14 +210,14 @@ class StyleGenerator(nn.Module):
 
     def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, mapping_layers: int,
                  channels: list[int], length: int, kernel_size: int, first_scale: int,
-                 envelope: bool = False) -> None:
+                 envelope_scale: int | None = None) -> None:
         super().__init__()
         self.latent_dim, self.style_dim, self.n_classes = latent_dim, style_dim, n_classes
         self.mapping = MappingNetwork(latent_dim=latent_dim, style_dim=style_dim, n_classes=n_classes,
                                       embed_dim=embed_dim, layers=mapping_layers)
         self.synthesis = SynthesisNetwork(style_dim=style_dim, channels=channels, length=length,
                                           kernel_size=kernel_size, first_scale=first_scale,
-                                          envelope=envelope)
+                                          envelope_scale=envelope_scale)
         self.n_layers = self.synthesis.n_layers
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
