@@ -97,7 +97,7 @@ class EncoderConfig:
 
 @dataclass
 class TrainConfig:
-    """Progressive GAN training, then the encoder on generated sounds.
+    """Progressive GAN training, then the encoder on generated sounds (and real ones: ``encoder_real``).
 
     stage_steps : generator/critic steps spent at each scale (coarsest first); steps after their sum
         (up to ``max_steps``) train the encoder against the frozen EMA generator
@@ -114,6 +114,11 @@ class TrainConfig:
         generator, see docs/drumgan.md)
     encoder_batch, encoder_lr : the encoder's batch and Adam learning rate (seed: 28, 1e-4)
     encoder_alpha, encoder_beta : weights of the latent and the log-magnitude MSE (seed: 1, 3)
+    encoder_real : weight of the log-magnitude MSE between G(E(x)) and x for the first
+        ``encoder_batch`` real training clips of each batch, added to the seed's loss (0 = the seed's
+        generated sounds only). Ours, as the style family's ``encoder_real`` (docs/style.md): a real
+        sound lies off the generator's manifold, and only a loss measured on real sounds tells the
+        encoder which point of it sounds closest; the gradient passes through the frozen G into E only
     select_per_class : 0 = the encoder inverts the generator as the GAN schedule leaves it. N > 0 =
         at every validation of the last stage after its fade-in, N hits per class from fixed latents
         are judged by the drum classifier (the one that gave the soft labels), and the encoder phase
@@ -137,6 +142,7 @@ class TrainConfig:
     encoder_lr: float = 1e-4
     encoder_alpha: float = 1.0
     encoder_beta: float = 3.0
+    encoder_real: float = 0.0
     select_per_class: int = 0
     log_every: int = 100
     checkpoint_every: int = 2000
@@ -153,8 +159,8 @@ class TrainConfig:
             "batch_size": "count", "lr": "positive", "adam_betas": "decay", "gp_weight": "non_negative",
             "drift_weight": "non_negative", "aux_weight": "non_negative", "g_ema_decay": "decay",
             "encoder_batch": "count", "encoder_lr": "positive", "encoder_alpha": "non_negative",
-            "encoder_beta": "non_negative", "select_per_class": "non_negative", "log_every": "non_negative",
-            "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
+            "encoder_beta": "non_negative", "encoder_real": "non_negative", "select_per_class": "non_negative",
+            "log_every": "non_negative", "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})
 

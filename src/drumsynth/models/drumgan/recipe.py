@@ -8,9 +8,10 @@ The schedule is a function of the step alone (resume-exact):
   ``loss/d = E[D(fake)] - E[D(real)] + 10 GP + 0.001 E[D(real)^2] + aux MSE(D_c(real), c_real)``,
   ``loss/g = -E[D(fake)] + aux MSE(D_c(fake), c)``, with c soft labels drawn from the data.
   The released generator is a moving average of the generator (``generator_ema``).
-- Steps ``[sum(stage_steps), max_steps)``: the encoder, on generated sounds only (the seed's §3.3):
+- Steps ``[sum(stage_steps), max_steps)``: the encoder, on generated sounds (the seed's §3.3):
   ``loss/e = alpha MSE((z^, c^), (z, c)) + beta MSE(L(G(z^, c^)), L(G(z, c)))`` where ``L`` is the
-  thresholded log-magnitude and G the frozen EMA generator that ships.
+  thresholded log-magnitude and G the frozen EMA generator that ships; with ``train.encoder_real`` > 0,
+  plus ``encoder_real MSE(L(G(E(L(x)))), L(x))`` on the batch's real training clips x (``loss/e_real``).
 - With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
   generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
   encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
@@ -198,16 +199,27 @@ class DrumGANRecipe(Recipe):
         G = self.generator_ema
         with torch.no_grad():
             target = spectral.log_magnitude(G(z, c), d, self.gain)
+        n = len(target)
+        if t.encoder_real > 0:
+            # One pass over generated and real clips: the encoder's batch norm normalises both with the
+            # same statistics, as its running averages (what inference uses) will.
+            target = torch.cat([target, spectral.log_magnitude(batch["spec"][:t.encoder_batch], d, self.gain)])
         z_hat, c_hat = self.nets["encoder"](target)
-        latent_mse = F.mse_loss(torch.cat([z_hat, c_hat], 1), torch.cat([z, c], 1))
-        spec_mse = F.mse_loss(spectral.log_magnitude(G(z_hat, c_hat), d, self.gain), target)
+        recon = spectral.log_magnitude(G(z_hat, c_hat), d, self.gain)  # frozen G: the gradient reaches E only
+        latent_mse = F.mse_loss(torch.cat([z_hat[:n], c_hat[:n]], 1), torch.cat([z, c], 1))
+        spec_mse = F.mse_loss(recon[:n], target[:n])
         loss = t.encoder_alpha * latent_mse + t.encoder_beta * spec_mse
+        metrics = {"loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
+        if t.encoder_real > 0:
+            real_mse = F.mse_loss(recon[n:], target[n:])
+            loss = loss + t.encoder_real * real_mse
+            metrics["loss/e_real"] = real_mse.item()
         opt = self._optimizers["encoder"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         average_gradients(self.encoder)
         opt.step()
-        return {"loss/e": loss.item(), "loss/e_latent": latent_mse.item(), "loss/e_spec": spec_mse.item()}
+        return {"loss/e": loss.item()} | metrics
 
     def state_dict(self) -> dict[str, Any]:
         return {"gain": self.gain} | self.selection.state_dict()
