@@ -2,8 +2,9 @@
 
 Both families work on raw clips whose coarser scales are 4x shorter each (the seed's stride): they
 share the resampling between scales, WaveGAN's phase shuffle and the conditional critic (the class as an
-extra input channel, progressive growing), and the multi-resolution spectral distance that their GAN
-inversion and encoder training compare hits with.
+extra input channel, progressive growing), the multi-resolution spectral distance that their GAN
+inversion and encoder training compare hits with, and the class-spectrum distance a generator update
+can add to its adversarial loss.
 
 Lengths: scale ``s`` holds ``L_s = length / 4**(n_blocks - s)`` samples; scale 0 is the coarsest, the
 last scale is the clip.
@@ -64,6 +65,52 @@ def spectral_loss(x: torch.Tensor, y: torch.Tensor, n_ffts: list[int]) -> torch.
         convergence = (mx - my).norm(dim=(-2, -1)) / my.norm(dim=(-2, -1)).clamp_min(1e-8)
         total = total + log + convergence
     return total / len(sizes)
+
+
+# The class-spectrum view: STFT size and hop, and the pooling of its power into coarse cells.
+CLASS_SPECTRUM_FFT = 512
+CLASS_SPECTRUM_POOL = (8, 2)  # (frequency bins, frames) per cell: 32 bands of 689 Hz, 11.6 ms cells at 44.1 kHz
+CLASS_SPECTRUM_DB_SCALE = 20.0  # a 20 dB gap in every cell costs 1
+POWER_FLOOR = 1e-10  # -100 dB
+
+
+def log_spectrum_cells(x: torch.Tensor) -> torch.Tensor:
+    """Coarse log-power spectrogram of clips: x Tensor[B, T] -> dB Tensor[B, bands, cells] (Hann STFT of
+    ``CLASS_SPECTRUM_FFT`` with hop n_fft / 2, power averaged over ``CLASS_SPECTRUM_POOL`` cells, floored
+    at -100 dB)."""
+    n = min(CLASS_SPECTRUM_FFT, x.shape[-1])
+    window = torch.hann_window(n, device=x.device, dtype=x.dtype)
+    power = torch.stft(x, n, n // 2, window=window, return_complex=True).abs().pow(2) / window.sum().pow(2)
+    cells = F.avg_pool2d(power[:, None, 1:], CLASS_SPECTRUM_POOL, ceil_mode=True)[:, 0]
+    return 10.0 * torch.log10(cells + POWER_FLOOR)
+
+
+def class_mean_spectra(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean of :func:`log_spectrum_cells`: x Tensor[B, T], one-hot c Tensor[B, C] ->
+    (means Tensor[C, bands, cells], present Tensor[C] bool: the classes with at least one clip)."""
+    cells = log_spectrum_cells(x)
+    counts = c.sum(0)
+    means = torch.einsum("bc,bfn->cfn", c, cells) / counts.clamp_min(1)[:, None, None]
+    return means, counts > 0
+
+
+def class_spectrum_distance(fake: torch.Tensor, c_fake: torch.Tensor, real_means: torch.Tensor,
+                            real_present: torch.Tensor) -> torch.Tensor:
+    """How far a generated batch's per-class mean log-spectrogram lies from the real one's (ours, not
+    the seeds'): the mean absolute dB gap over the cells of the classes present in both, over
+    ``CLASS_SPECTRUM_DB_SCALE``. A critic on linear waveforms barely sees a tail 25 dB down or a missing
+    octave of hiss; in dB both are as large as the attack. Batch means, not per-hit targets, so hits
+    stay free to differ.
+
+    fake Tensor[B, T] (differentiable), one-hot c_fake Tensor[B, C], real_means Tensor[C, bands, cells]
+    and real_present Tensor[C] from :func:`class_mean_spectra` of real clips at the same length
+    -> scalar Tensor (0 when no class is in both).
+    """
+    means, present = class_mean_spectra(fake, c_fake)
+    both = present & real_present
+    if not bool(both.any()):
+        return fake.sum() * 0.0
+    return (means[both] - real_means[both]).abs().mean() / CLASS_SPECTRUM_DB_SCALE
 
 
 class PhaseShuffle(nn.Module):

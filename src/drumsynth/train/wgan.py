@@ -60,7 +60,9 @@ def wgan_gp_step(batch: Mapping[str, torch.Tensor], real_view: Callable[[torch.T
                  fake_of: Callable[[torch.Tensor], torch.Tensor],
                  score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], modules: Mapping[str, nn.Module],
                  optimizers: Mapping[str, torch.optim.Optimizer], n_critic: int, batch_size: int,
-                 gp_weight: float, generator: torch.Generator) -> dict[str, float]:
+                 gp_weight: float, generator: torch.Generator,
+                 generator_extra: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+                 | None = None) -> dict[str, float]:
     """One WGAN-GP training step: ``n_critic`` critic updates, then one generator update.
 
     Critic update ``k`` takes the ``k``-th ``batch_size`` real clips ``x`` and classes ``c`` and
@@ -81,7 +83,10 @@ def wgan_gp_step(batch: Mapping[str, torch.Tensor], real_view: Callable[[torch.T
     score : (clips Tensor[B, 1, T'], classes Tensor[B, C]) -> critic scores Tensor[B]
     modules, optimizers : ``"generator"`` and ``"critic"`` — the plain modules (gradient averaging,
         freezing the critic) and their optimisers
-    Returns ``loss/d``, ``loss/gp``, ``loss/wasserstein`` (means over the critic updates) and ``loss/g``.
+    generator_extra : optional (fakes Tensor[B, 1, T'], classes Tensor[B, C]) -> (a weighted loss
+        added to ``loss/g``, its metrics), for a family's own generator term
+    Returns ``loss/d``, ``loss/gp``, ``loss/wasserstein`` (means over the critic updates) and ``loss/g``
+    (the adversarial part), plus the extra term's metrics.
     """
     critic, b = modules["critic"], batch_size
     sums = {"loss/d": 0.0, "loss/gp": 0.0, "loss/wasserstein": 0.0}
@@ -106,15 +111,17 @@ def wgan_gp_step(batch: Mapping[str, torch.Tensor], real_view: Callable[[torch.T
     critic.requires_grad_(False)
     try:
         c = batch["c_fake"][:b]
-        loss_g = -score(fake_of(c), c).mean()
+        fake = fake_of(c)
+        loss_g = -score(fake, c).mean()
+        extra_loss, extra_metrics = generator_extra(fake, c) if generator_extra else (0.0, {})
         opt = optimizers["generator"]
         opt.zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g + extra_loss).backward()
         average_gradients(modules["generator"])
         opt.step()
     finally:
         critic.requires_grad_(True)
-    return {k: v / n_critic for k, v in sums.items()} | {"loss/g": loss_g.item()}
+    return {k: v / n_critic for k, v in sums.items()} | {"loss/g": loss_g.item()} | extra_metrics
 
 
 class ClassAgreement:

@@ -113,6 +113,8 @@ class TrainConfig:
     mixing_prob : share of generator batches drawn with two codes of the same class, the second
         taking over from a random layer on (StyleGAN's style mixing regularisation)
     stage_steps, fade_fraction : progressive growing (one entry per length from ``model.start_length``)
+    class_spectrum : weight of the class-spectrum distance (:func:`drumsynth.nn.wave.class_spectrum_distance`)
+        added to the generator loss at full length (ours; 0 = the seed's adversarial loss alone)
     select_per_class : N > 0 = every validation at full length after the last fade-in judges N hits per
         class from fixed codes with the drum classifier (``valid/class_agreement``); the encoder phase
         starts from the best generator so judged. 3-class models only
@@ -136,6 +138,7 @@ class TrainConfig:
     mixing_prob: float = 0.9
     stage_steps: list[int] = field(default_factory=list)
     fade_fraction: float = 0.5
+    class_spectrum: float = 0.0
     select_per_class: int = 0
     encoder_steps: int = 5000
     encoder_batch: int = 64
@@ -156,7 +159,8 @@ class TrainConfig:
         check_domains(self, "train", {
             "max_steps": "count", "batch_size": "count", "n_critic": "count", "lr": "positive",
             "adam_betas": "decay", "gp_weight": "non_negative", "mixing_prob": "share",
-            "stage_steps": "non_negative", "fade_fraction": "share", "select_per_class": "non_negative",
+            "stage_steps": "non_negative", "fade_fraction": "share", "class_spectrum": "non_negative",
+            "select_per_class": "non_negative",
             "encoder_steps": "non_negative", "encoder_batch": "count", "encoder_lr": "positive",
             "encoder_spectral": "non_negative", "encoder_real": "non_negative", "n_ffts": "count", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",

@@ -4,7 +4,8 @@ The schedule is a function of the step alone (resume-exact):
 
 - Steps ``[0, max_steps - encoder_steps)``: the GAN. ``n_critic`` times ``loss/d = E[D(G(w), c)] -
   E[D(x, c)] + lambda GP`` on a fresh real batch (pitch-shifted copies included) and fakes of the same
-  classes; once ``loss/g = -E[D(G(w'), c')]``. Each generator batch draws fresh per-layer noise and
+  classes; once ``loss/g = -E[D(G(w'), c')]`` (at full length plus ``class_spectrum`` times the gap
+  between the generated and real per-class mean log-spectrograms, ours). Each generator batch draws fresh per-layer noise and
   mixes styles: with ``mixing_prob`` a second code of the same class takes over from a random layer
   (StyleGAN). With progressive growing the stage and fade-in follow wavegan's schedule.
 - With ``train.select_per_class`` N > 0, every validation at full length after the last fade-in judges
@@ -33,7 +34,7 @@ from drumsynth.metrics.reconstruction import lsd_db
 from drumsynth.models.style import data as sdata
 from drumsynth.models.style.builder import build_modules
 from drumsynth.models.style.config import Config, check, class_names, gan_steps, lengths
-from drumsynth.nn.wave import real_at_scale, spectral_loss, upsample
+from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, real_at_scale, spectral_loss, upsample
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection, growing_stage, wgan_gp_step
@@ -110,10 +111,26 @@ class StyleRecipe(Recipe):
             ws = G.mixed_styles(z, c, t.mixing_prob, generator)
             return G.synthesis(ws, scale, alpha, noise=None, generator=generator)
 
-        metrics = wgan_gp_step(batch, lambda x: real_at_scale(x, self.lengths, scale, alpha), fake_of,
-                               lambda x, c: D(x, c, scale, alpha, generator), self.modules(), self._optimizers,
-                               t.n_critic, t.batch_size, t.gp_weight, generator)
+        real_view = lambda x: real_at_scale(x, self.lengths, scale, alpha)  # noqa: E731
+        metrics = wgan_gp_step(batch, real_view, fake_of, lambda x, c: D(x, c, scale, alpha, generator),
+                               self.modules(), self._optimizers, t.n_critic, t.batch_size, t.gp_weight, generator,
+                               self._class_spectrum_term(batch, real_view, scale))
         return metrics | {"stage/length": float(self.lengths[scale]), "stage/alpha": float(alpha)}
+
+    def _class_spectrum_term(self, batch: dict[str, torch.Tensor], real_view, scale: int):
+        """The generator's class-spectrum term at full length (``train.class_spectrum`` > 0), against
+        the per-class means of this step's real clips: a ``generator_extra`` for :func:`wgan_gp_step`,
+        or None at the coarser scales and when off."""
+        weight = self.cfg.train.class_spectrum
+        if weight <= 0 or scale < len(self.lengths) - 1:
+            return None
+        with torch.no_grad():
+            real_means, real_present = class_mean_spectra(real_view(batch["wave"])[:, 0], batch["c"])
+
+        def term(fake: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+            distance = class_spectrum_distance(fake[:, 0], c, real_means, real_present)
+            return weight * distance, {"loss/class_spectrum": distance.item()}
+        return term
 
     def _encoder_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         t = self.cfg.train
