@@ -34,7 +34,13 @@ from drumsynth.metrics.reconstruction import lsd_db
 from drumsynth.models.style import data as sdata
 from drumsynth.models.style.builder import build_modules
 from drumsynth.models.style.config import Config, check, class_names, gan_steps, lengths
-from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, real_at_scale, spectral_loss, upsample
+from drumsynth.nn.wave import (
+    class_mean_spectra,
+    class_spectrum_distance,
+    real_at_scale,
+    spectral_loss,
+    upsample,
+)
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection, growing_stage, wgan_gp_step
