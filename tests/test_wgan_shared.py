@@ -14,7 +14,7 @@ from drumsynth.audio.dsp import peak_normalise
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.style.recipe import stage_at as style_stage
 from drumsynth.models.wavegan.recipe import stage_at as wavegan_stage
-from drumsynth.nn.wave import real_at_scale
+from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, real_at_scale
 from drumsynth.train import seed_everything
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection, gradient_penalty, wgan_gp_step
 
@@ -317,3 +317,66 @@ def test_wavegan_renders_peak_normalised_hits_for_the_judge(monkeypatch):
     assert set(metrics) == {"valid/class_agreement"}
     assert hits and hits[0].shape == (2 * len(recipe.classes), recipe.lengths[-1])
     assert torch.allclose(hits[0].abs().amax(1), torch.ones(len(hits[0])), atol=1e-5)
+
+
+# ---- the class-spectrum term ---------------------------------------------------------------------------
+
+
+def decaying_hits(seed: int, n: int, floor: float = 0.0) -> torch.Tensor:
+    """Noise hits decaying with a 20 ms time constant at 44.1 kHz, plus a constant noise floor of rms
+    ``floor``: Tensor[n, 8192]."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(8192) / 44100
+    return torch.randn(n, 8192, generator=g) * (torch.exp(-t / 0.02) + floor)
+
+
+def test_the_class_spectrum_distance_sees_a_tail_the_waveform_barely_shows():
+    c = torch.eye(C)[torch.arange(12) % C]
+    real = decaying_hits(0, 12)
+    means, present = class_mean_spectra(real, c)
+    assert class_spectrum_distance(real, c, means, present).item() == 0.0
+
+    other_hits = class_spectrum_distance(decaying_hits(1, 12), c, means, present)
+    floor = decaying_hits(1, 12, floor=0.03)  # -30 dB: 3 % of the peak, over the whole clip
+    with_floor = class_spectrum_distance(floor, c, means, present)
+    waveform_gap = (floor - decaying_hits(1, 12)).pow(2).mean().sqrt()
+    assert waveform_gap < 0.04
+    assert other_hits < 0.1  # fresh noise of the same shape: a small gap
+    assert with_floor > 0.5  # 10 dB on average over every cell: up to 50 dB above the real tail
+
+
+def test_the_class_spectrum_distance_compares_only_classes_in_both_batches_and_passes_gradients():
+    real, fake = decaying_hits(0, 6), decaying_hits(1, 6, floor=0.03).requires_grad_(True)
+    real_c = torch.eye(C)[torch.tensor([0, 0, 0, 1, 1, 1])]
+    means, present = class_mean_spectra(real, real_c)
+    only_missing = class_spectrum_distance(fake, torch.eye(C)[[2] * 6], means, present)
+    assert only_missing.item() == 0.0
+    only_missing.backward()  # still a graph: a generator batch of absent classes trains on the critic alone
+
+    fake.grad = None
+    mixed_c = torch.eye(C)[torch.tensor([0, 0, 2, 2, 2, 2])]  # class 0 in both, class 2 in the fakes only
+    distance = class_spectrum_distance(fake, mixed_c, means, present)
+    distance.backward()
+    assert distance > 0
+    assert fake.grad[:2].abs().sum() > 0 and fake.grad[2:].abs().sum() == 0
+
+
+def test_the_style_generator_update_adds_the_class_spectrum_term_at_full_length_only():
+    full = ["train.stage_steps=[1, 1, 1, 1]", "train.max_steps=6", "train.fade_fraction=0.0", f"train.n_critic={N_CRITIC}",
+            f"train.batch_size={B}"]
+    runs = {}
+    for weight in (0.0, 1.0):
+        config = build_family_config("style", "tiny", overrides=full + [f"train.class_spectrum={weight}"])
+        seed_everything(0)
+        recipe = family_module("style").build_recipe(config, None)
+        gen = torch.Generator().manual_seed(5)
+        coarse = recipe.train_step(a_batch(10, recipe.lengths[-1]), 0, gen)
+        top = recipe.train_step(a_batch(11, recipe.lengths[-1]), 3, gen)
+        runs[weight] = (coarse, top, params(recipe.generator))
+    assert "loss/class_spectrum" not in runs[1.0][0]  # the coarsest scale: off
+    assert runs[1.0][1]["loss/class_spectrum"] > 0 and "loss/class_spectrum" not in runs[0.0][1]
+    assert runs[1.0][1]["stage/length"] == 4096.0
+    # The critic update and the adversarial loss are the same draw for draw; the generator then moves
+    # differently because the term joins its loss.
+    assert runs[1.0][1]["loss/d"] == pytest.approx(runs[0.0][1]["loss/d"])
+    assert any(not torch.equal(a, b) for a, b in zip(runs[0.0][2], runs[1.0][2]))
