@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from conftest import synth_hit, torchrun_train, write_synthetic_cache, write_tiny_style_release
+from drumsynth.audio.dsp import peak_normalise
 from drumsynth.cli.main import main
 from drumsynth.data.taxonomy import CLASSES3
 from drumsynth.errors import DrumsynthError
@@ -18,9 +20,10 @@ from drumsynth.models import build_family_config, family_module
 from drumsynth.models.style.builder import build_modules
 from drumsynth.models.style.config import layer_group
 from drumsynth.models.style.model import StyleModel, layer_styles
-from drumsynth.models.style.networks import AdaIN
+from drumsynth.models.style.networks import AdaIN, polyphase_weight
 from drumsynth.models.style.pca import fader_offsets, principal_directions
 from drumsynth.models.style.recipe import stage_at
+from drumsynth.nn.wave import UPSAMPLE, upsample
 from drumsynth.train import load_checkpoint, seed_everything
 
 
@@ -157,6 +160,67 @@ def test_the_decay_envelope_acts_from_its_length_on_and_fades_in_there():
     assert build_modules(tiny_config("model.envelope_length=0"))[0].synthesis.envelope is None  # the seed's
     with pytest.raises(DrumsynthError, match="envelope_length"):
         build_modules(tiny_config("model.envelope_length=100"))
+
+
+@pytest.mark.parametrize("kernel", [3, 9, 25])
+def test_the_polyphase_weight_is_the_convolution_of_the_upsampled_input(kernel):
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv1d(5, 3, kernel, padding=kernel // 2, bias=False).double()
+    x = torch.randn(2, 5, 40, dtype=torch.float64)
+    weight, padding = polyphase_weight(conv.weight, kernel // 2)
+    phases = F.conv1d(x, weight, padding=padding).view(2, 3, UPSAMPLE, 40)  # row UPSAMPLE c + r: phase r
+    assert torch.allclose(phases.transpose(2, 3).reshape(2, 3, -1), conv(upsample(x)), rtol=0, atol=1e-12)
+
+
+def reference_hits(model: StyleModel, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """What generate computes, straight: the faders' move and the noise amounts applied as they are set,
+    then the synthesis network's own forward (training's) on its stored noise, peak 1."""
+    mask = torch.zeros(model.n_layers)
+    mask[layer_group(model.n_layers, model.fader_layers)] = 1.0
+    ws = layer_styles(z + c @ model.directions.mean, c, fader_offsets(model.directions, model.faders), mask)
+    with torch.no_grad():
+        wave = model.generator.synthesis(ws, noise="fixed", noise_gain=model.noise.clone())[:, 0]
+    return peak_normalise(wave).clamp(-1.0, 1.0)
+
+
+def assert_generate_is_the_reference(model: StyleModel, batches: tuple[int, ...] = (1, 8)) -> None:
+    for batch in batches:
+        for k in range(len(model.classes)):
+            c = torch.eye(len(model.classes))[[k] * batch]
+            z = model.sample_latent(batch, torch.Generator().manual_seed(10 * batch + k), c)
+            assert torch.max(torch.abs(model.generate(z, c) - reference_hits(model, z, c))) < 1e-5, (batch, k)
+
+
+def test_generate_is_the_networks_forward_through_noise_fader_and_weight_changes():
+    """generate runs a faster plan of the synthesis network (cached per noise amounts and weights): it
+    computes the network's own forward, at every batch size and class, and follows every control."""
+    model = tiny_model(0)
+    G = model.generator.synthesis
+    with torch.no_grad():  # styles and an envelope away from their start, as after training
+        for adain in G.adain:
+            adain.affine.weight.normal_(0.0, 0.1)
+        G.envelope.affine.weight.normal_(0.0, 0.05)
+    assert_generate_is_the_reference(model)
+    plan = model.synthesis_plan()
+    assert model.synthesis_plan() is plan  # kept while nothing changes
+    for layer, amount in enumerate([0.3, 2.0, 0.0, 5.0, 1.5]):
+        model.set_noise(amount, layer)
+    assert model.synthesis_plan() is not plan
+    assert_generate_is_the_reference(model)
+    model.set_noise(10.0, layer=4)  # a second change: a stale plan would play the gains before it
+    assert_generate_is_the_reference(model, batches=(1,))
+    model.set_fader_layers("mid")
+    model.set_fader(0, 2.5)
+    model.set_fader(3, -4.0)
+    assert_generate_is_the_reference(model)
+    with torch.no_grad():
+        G.blocks[1].weight.mul_(1.5)  # weights written in place (as load_state_dict does): a new plan
+    assert_generate_is_the_reference(model, batches=(1,))
+    c = torch.eye(3)[torch.arange(37) % 3]  # more than one CPU micro-batch, the last one short
+    z = model.sample_latent(37, torch.Generator().manual_seed(3), c)
+    hits = model.generate(z, c)
+    assert torch.max(torch.abs(hits - reference_hits(model, z, c))) < 1e-5
+    assert not hits.is_inference() and hits.mul_(0.5).shape == (37, model.length)  # an ordinary tensor: writable
 
 
 def test_the_schedule_grows_then_leaves_the_encoder_steps_at_full_length():
