@@ -29,8 +29,8 @@ FAMILY = "style"
 MAX_FADER = 10.0  # standard deviations: far beyond what the training codes reach
 MAX_NOISE = 10.0  # times the learned noise scales
 # On CPU, generate runs the synthesis network in micro-batches of this many hits: at 64 an activation of the
-# last block is 32 MB, and a whole batch of 64 took 140 ms against 96 ms in micro-batches of 8 or 16 (32:
-# 150 ms, 4: 116 ms; shipped model, one thread, medians of interleaved runs).
+# last block is 32 MB, and a whole batch of 64 took 93 ms against 56 ms in micro-batches of 16 (8: 56 ms;
+# two threads: 48, 31 and 36 ms; shipped model, idle machine, medians of interleaved runs).
 GENERATE_CHUNK = 16
 
 
