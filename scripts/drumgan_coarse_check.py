@@ -21,13 +21,13 @@ import time
 
 import torch
 
+from drumsynth.checkpoint import load_checkpoint
 from drumsynth.data.cache import load_cache
 from drumsynth.models import build_family_config, checkpoint_config, load_weights
 from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan.config import Config, scale_sizes
 from drumsynth.models.drumgan.networks import real_at_scale
 from drumsynth.models.drumgan.recipe import DrumGANRecipe, stage_at
-from drumsynth.checkpoint import load_checkpoint
 
 
 def log_power(x: torch.Tensor) -> torch.Tensor:
