@@ -19,7 +19,7 @@ The schedule is a function of the step alone (resume-exact):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -117,13 +117,16 @@ class StyleRecipe(Recipe):
             ws = G.mixed_styles(z, c, t.mixing_prob, generator)
             return G.synthesis(ws, scale, alpha, noise=None, generator=generator)
 
-        real_view = lambda x: real_at_scale(x, self.lengths, scale, alpha)  # noqa: E731
+        def real_view(x: torch.Tensor) -> torch.Tensor:
+            return real_at_scale(x, self.lengths, scale, alpha)
+
         metrics = wgan_gp_step(batch, real_view, fake_of, lambda x, c: D(x, c, scale, alpha, generator),
                                self.modules(), self._optimizers, t.n_critic, t.batch_size, t.gp_weight, generator,
                                self._class_spectrum_term(batch, real_view, scale))
         return metrics | {"stage/length": float(self.lengths[scale]), "stage/alpha": float(alpha)}
 
-    def _class_spectrum_term(self, batch: dict[str, torch.Tensor], real_view, scale: int):
+    def _class_spectrum_term(self, batch: dict[str, torch.Tensor], real_view: Callable[[torch.Tensor], torch.Tensor],
+                             scale: int) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, Metrics]] | None:
         """The generator's class-spectrum term at full length (``train.class_spectrum`` > 0), against
         the per-class means of this step's real clips: a ``generator_extra`` for :func:`wgan_gp_step`,
         or None at the coarser scales and when off."""
