@@ -122,6 +122,11 @@ class TrainConfig:
     mcnn_plateau_factor, mcnn_plateau_patience : the MCNN's own plateau schedule
     sc_weight, sc_log_weight, mask_weight : MCNN loss weights (seed: 3, 10, 1)
     sc_log_eps : epsilon inside the log of the SClog term
+    envelope_weight : weight of the MCNN's fine-time band-envelope term (``loss/envelope``,
+        :func:`drumsynth.nn.wave.band_envelope_distance`: 2.9 ms cells that see the 86 Hz flutter the
+        seed's 11.6 ms spectral terms miss); 0 = the seed's loss. Ours, see docs/ndm.md
+    freeze_wae : train the MCNN only and leave the CWAE as it is (an MCNN continuation of a trained
+        model, ``drumsynth train --init``: its codes, PCA and class priors stay the same)
     grad_clip : clip each network's gradient norm to this (0 = off)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
@@ -146,6 +151,8 @@ class TrainConfig:
     sc_log_weight: float = 10.0
     mask_weight: float = 1.0
     sc_log_eps: float = 1e-4
+    envelope_weight: float = 0.0
+    freeze_wae: bool = False
     grad_clip: float = 0.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -164,7 +171,7 @@ class TrainConfig:
             "mcnn_batch_size": "count", "mcnn_lr": "positive", "mcnn_decoded_share": "share",
             "mcnn_plateau_factor": "share", "mcnn_plateau_patience": "non_negative",
             "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
-            "sc_log_eps": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
+            "sc_log_eps": "positive", "envelope_weight": "non_negative", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})

@@ -8,8 +8,12 @@ side by side, and one run yields one release file):
   log-mels; ``loss/wae = loss/mse + beta * loss/mmd`` where ``loss/mmd`` is the mean over classes of
   the unbiased IMQ-kernel MMD² between the class's codes and as many N(0, I) samples.
 - MCNN: a uniform batch of *real* mel magnitudes -> waveform; ``loss/mcnn = 3 loss/sc +
-  10 loss/sc_log + 1 loss/mask`` with SC and SClog on the mel of the (soft-)masked output and BCE
-  between the mask and the target's sounding-samples mask (:func:`mcnn.mask_target`).
+  10 loss/sc_log + 1 loss/mask (+ envelope_weight loss/envelope)`` with SC and SClog on the mel of the
+  (soft-)masked output, BCE between the mask and the target's sounding-samples mask
+  (:func:`mcnn.mask_target`) and, ours, the fine-time band-envelope gap to the clip
+  (:func:`drumsynth.nn.wave.band_envelope_distance`).
+
+With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter).
 
 Learning rates are annealed on plateau of each network's own training loss (window means), which
 is deterministic and resume-exact (the state lives in :meth:`state_dict`).
@@ -37,6 +41,7 @@ from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import log_spectral_convergence, mask_target, spectral_convergence
 from drumsynth.models.ndm.wae import CWAE, class_mmd
+from drumsynth.nn.wave import band_envelope_distance
 from drumsynth.train.recipe import Metrics, Recipe
 
 
@@ -50,7 +55,8 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     """The MCNN's loss terms on a batch of real mels and their waveforms.
 
     mel : Tensor[B, n_mels, N] mel magnitudes; wave : Tensor[B, length] the clips they came from.
-    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/mcnn"}`` (tensors with gradients).
+    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/envelope", "loss/mcnn"}`` (tensors with
+    gradients; ``loss/envelope`` is logged even at weight 0, so runs with and without it compare).
     """
     t, c = config.train, config.mcnn
     length = wave.shape[-1]
@@ -63,8 +69,10 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     sc_log = log_spectral_convergence(mel, mel_hat, t.sc_log_eps)
     bce = F.binary_cross_entropy_with_logits(mask_logit, mask_target(wave, c.mask_window,
                                                                      c.mask_threshold_db))
-    total = t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce
-    return {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce, "loss/mcnn": total}
+    envelope = band_envelope_distance(out, wave)
+    total = t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce + t.envelope_weight * envelope
+    return {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce, "loss/envelope": envelope,
+            "loss/mcnn": total}
 
 
 class Plateau:
@@ -165,23 +173,8 @@ class NDMRecipe(Recipe):
         t = self.cfg.train
         metrics: Metrics = {}
 
-        # -- CWAE --
-        x = self.wae.normalise(batch["mel"])
-        labels = batch["label"]
-        onehot = one_hot(labels, len(self.classes))
-        x_hat, z = self.nets["wae"](x, onehot)
-        mse = F.mse_loss(x_hat, x)
-        prior = torch.randn(z.shape, generator=generator, device=generator.device).to(z)
-        mmd = class_mmd(z, labels, prior, t.mmd_scales)
-        loss = mse + t.beta * mmd
-        opt = self._optimizers["wae"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if t.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.wae.parameters(), t.grad_clip)
-        opt.step()
-        self.plateaus["wae"].observe(loss.item())
-        metrics.update({"loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()})
+        if not t.freeze_wae:
+            metrics.update(self.wae_step(batch, generator))
 
         # -- MCNN --
         # In use the MCNN only ever inverts the decoder's mels, which are smoother than real ones
@@ -203,6 +196,25 @@ class NDMRecipe(Recipe):
         metrics["lr/wae"] = self.plateaus["wae"].lr()
         metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
         return metrics
+
+    def wae_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
+        """One CWAE update on the batch's class-balanced mels: ``loss/wae = loss/mse + beta loss/mmd``."""
+        t = self.cfg.train
+        x = self.wae.normalise(batch["mel"])
+        labels = batch["label"]
+        x_hat, z = self.nets["wae"](x, one_hot(labels, len(self.classes)))
+        mse = F.mse_loss(x_hat, x)
+        prior = torch.randn(z.shape, generator=generator, device=generator.device).to(z)
+        mmd = class_mmd(z, labels, prior, t.mmd_scales)
+        loss = mse + t.beta * mmd
+        opt = self._optimizers["wae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.wae.parameters(), t.grad_clip)
+        opt.step()
+        self.plateaus["wae"].observe(loss.item())
+        return {"loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()}
 
     def state_dict(self) -> dict[str, Any]:
         return {name: p.state_dict() for name, p in self.plateaus.items()}
@@ -260,8 +272,8 @@ class NDMRecipe(Recipe):
         """Reconstruction quality on the valid split (each network on real data).
 
         ``valid/mel_mse`` — CWAE reconstruction MSE of standardised log-mels (the seed's MSE term);
-        ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/mcnn`` — the MCNN's loss terms with the
-        *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
+        ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/envelope``, ``valid/mcnn`` — the MCNN's
+        loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
         """
         if batches is None:
             return {}
@@ -285,6 +297,7 @@ class NDMRecipe(Recipe):
                 "valid/sc": float(spectral_convergence(mel, mel_hat)),
                 "valid/sc_log": float(log_spectral_convergence(mel, mel_hat, self.cfg.train.sc_log_eps)),
                 "valid/mask": float(bce),
+                "valid/envelope": float(band_envelope_distance(out, wave)),
             }
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * b
@@ -294,7 +307,8 @@ class NDMRecipe(Recipe):
         out_metrics = {k: v / count for k, v in sums.items()}
         t = self.cfg.train
         out_metrics["valid/mcnn"] = (t.sc_weight * out_metrics["valid/sc"] + t.sc_log_weight
-                                     * out_metrics["valid/sc_log"] + t.mask_weight * out_metrics["valid/mask"])
+                                     * out_metrics["valid/sc_log"] + t.mask_weight * out_metrics["valid/mask"]
+                                     + t.envelope_weight * out_metrics["valid/envelope"])
         out_metrics["valid/loss"] = out_metrics["valid/mel_mse"] + out_metrics["valid/mcnn"]
         return out_metrics
 

@@ -1,0 +1,122 @@
+"""The fine-time band-envelope term (nn/wave.band_envelope_distance) and the MCNN-only continuation of
+ndm (train.envelope_weight, train.freeze_wae; issue 14, goal 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synth_hit
+from drumsynth.data.cache import load_cache, write_cache
+from drumsynth.data.taxonomy import CLASSES
+from drumsynth.metrics.listener import tick_rate
+from drumsynth.models import build_family_config, family_module
+from drumsynth.models.ndm.recipe import mcnn_losses
+from drumsynth.nn.wave import band_envelope_distance
+from drumsynth.train import seed_everything
+
+SR = 44100
+
+
+def _decaying_noise(seed: int, ripple_hz: float = 0.0, depth: float = 0.0, seconds: float = 0.6) -> torch.Tensor:
+    """A hat-like decaying white noise, optionally amplitude-modulated by ``depth`` at ``ripple_hz`` (the
+    frame-rate flutter of an inverter with 11.6 ms frames is 86 Hz): Tensor[T]."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * SR)) / SR
+    envelope = torch.exp(-t / 0.15) * (1.0 - depth * (0.5 + 0.5 * torch.cos(2 * torch.pi * ripple_hz * t)))
+    x = torch.randn(len(t), generator=g) * envelope
+    return x / x.abs().max()
+
+
+def test_the_envelope_term_sees_a_frame_rate_ripple_that_a_fresh_noise_does_not_make():
+    reference = _decaying_noise(0)[None]
+    fresh = _decaying_noise(1)[None]                             # same envelope, other samples
+    rippled = _decaying_noise(1, ripple_hz=86.1, depth=0.8)[None]  # 14 dB from crest to trough
+    same_noise = float(band_envelope_distance(fresh, reference))
+    flutter = float(band_envelope_distance(rippled, reference))
+    # Two noises never match cell by cell (about 2.3 dB apart here); the ripple doubles the gap.
+    assert same_noise < 0.15
+    assert flutter > 1.7 * same_noise
+    # The tick score agrees on what is an artifact here.
+    assert tick_rate(rippled[0].numpy(), SR) > 15 and tick_rate(fresh[0].numpy(), SR) < 5
+    # A hit 20 dB too quiet costs one unit (the gap is measured in 20 dB steps)...
+    assert float(band_envelope_distance(0.1 * reference, reference)) == pytest.approx(1.0, abs=0.05)
+    # ... except in cells below the floor, where neither counts.
+    silent = torch.zeros_like(reference)
+    assert float(band_envelope_distance(silent, silent)) == 0.0
+
+
+def test_the_envelope_term_passes_gradients():
+    x = _decaying_noise(2, ripple_hz=86.1, depth=0.9)[None].requires_grad_(True)
+    band_envelope_distance(x, _decaying_noise(0)[None]).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
+
+
+def _cache(tmp_path):
+    records, waves = [], []
+    i = 0
+    for label in CLASSES:
+        for split, count in (("train", 2), ("valid", 1)):
+            for _ in range(count):
+                waves.append(synth_hit(label, seconds=0.2, seed=i))
+                records.append({"id": f"s{i}", "path": f"kit/{label}_{i}.wav", "source": "synthetic",
+                                "kit": "kit" if split == "train" else "vkit", "instrument": label,
+                                "label": label, "split": split, "licence": "CC0"})
+                i += 1
+    write_cache(tmp_path / "cache", records, waves)
+    return load_cache(tmp_path / "cache")
+
+
+def test_the_envelope_weight_enters_the_mcnn_loss(tmp_path):
+    cache = _cache(tmp_path)
+    module = family_module("ndm")
+    terms = {}
+    for weight in (0.0, 3.0):
+        cfg = build_family_config("ndm", "tiny", overrides=[f"train.envelope_weight={weight}"])
+        seed_everything(0)
+        recipe = module.build_recipe(cfg, cache)
+        batch = next(iter(module.data_factories(cfg, cache, 0, 1)[0](torch.Generator().manual_seed(0))))
+        terms[weight] = {k: float(v.detach()) for k, v in
+                         mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg).items()}
+    assert terms[0.0]["loss/envelope"] > 0
+    assert terms[0.0]["loss/envelope"] == pytest.approx(terms[3.0]["loss/envelope"])
+    assert terms[3.0]["loss/mcnn"] - terms[0.0]["loss/mcnn"] == pytest.approx(3.0 * terms[0.0]["loss/envelope"],
+                                                                              rel=1e-4)
+
+
+def test_freeze_wae_trains_the_mcnn_only(tmp_path):
+    cache = _cache(tmp_path)
+    module = family_module("ndm")
+    cfg = build_family_config("ndm", "tiny", overrides=["train.freeze_wae=true", "train.envelope_weight=1.0",
+                                                        "train.mcnn_decoded_share=0.5"])
+    seed_everything(0)
+    recipe = module.build_recipe(cfg, cache)
+    train_factory, valid_factory = module.data_factories(cfg, cache, 0, 1)
+    batch = next(iter(train_factory(torch.Generator().manual_seed(0))))
+    wae_before = {k: v.clone() for k, v in recipe.wae.state_dict().items()}
+    mcnn_before = {k: v.clone() for k, v in recipe.mcnn.state_dict().items()}
+    for m in recipe.modules().values():
+        m.train()
+    metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
+    assert "loss/wae" not in metrics and {"loss/mcnn", "loss/envelope"} <= set(metrics)
+    # Every CWAE tensor, batch-norm statistics included, is as it was; the MCNN moved.
+    assert all(torch.equal(v, wae_before[k]) for k, v in recipe.wae.state_dict().items())
+    assert any(not torch.equal(v, mcnn_before[k]) for k, v in recipe.mcnn.state_dict().items())
+    with torch.no_grad():
+        valid = recipe.validate(recipe.modules(), valid_factory())
+    t = cfg.train
+    expected = (t.sc_weight * valid["valid/sc"] + t.sc_log_weight * valid["valid/sc_log"]
+                + t.mask_weight * valid["valid/mask"] + t.envelope_weight * valid["valid/envelope"])
+    assert valid["valid/mcnn"] == pytest.approx(expected)
+
+
+def test_the_continuation_preset_keeps_the_architecture():
+    """``--init ndm --preset mcnn_envelope`` may only change train.* (drumsynth.train.finetune)."""
+    from drumsynth.config import load_toml
+    from drumsynth.models import preset_path
+
+    overlay = load_toml(preset_path("ndm", "mcnn_envelope"))
+    assert set(overlay) == {"train"}
+    assert overlay["train"]["freeze_wae"] is True and overlay["train"]["envelope_weight"] > 0
+    assert np.isfinite(overlay["train"]["mcnn_lr"])
