@@ -1,5 +1,6 @@
-"""The fine-time band-envelope term (nn/wave.band_envelope_distance) and the MCNN-only continuation of
-ndm (train.envelope_weight, train.freeze_wae; issue 14, goal 3)."""
+"""The fine-time band-envelope term (nn/wave.band_envelope_distance), the MCNN's multi-resolution STFT
+term and the MCNN-only continuation of ndm (train.envelope_weight, train.stft_weight, train.freeze_wae;
+issue 14, goals 3 and 5)."""
 
 from __future__ import annotations
 
@@ -68,28 +69,29 @@ def _cache(tmp_path):
     return load_cache(tmp_path / "cache")
 
 
-def test_the_envelope_weight_enters_the_mcnn_loss(tmp_path):
+@pytest.mark.parametrize("term", ["envelope", "stft"])
+def test_our_terms_enter_the_mcnn_loss_with_their_weights(tmp_path, term):
     cache = _cache(tmp_path)
     module = family_module("ndm")
     terms = {}
     for weight in (0.0, 3.0):
-        cfg = build_family_config("ndm", "tiny", overrides=[f"train.envelope_weight={weight}"])
+        cfg = build_family_config("ndm", "tiny", overrides=[f"train.{term}_weight={weight}"])
         seed_everything(0)
         recipe = module.build_recipe(cfg, cache)
         batch = next(iter(module.data_factories(cfg, cache, 0, 1)[0](torch.Generator().manual_seed(0))))
         terms[weight] = {k: float(v.detach()) for k, v in
                          mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg).items()}
-    assert terms[0.0]["loss/envelope"] > 0
-    assert terms[0.0]["loss/envelope"] == pytest.approx(terms[3.0]["loss/envelope"])
-    assert terms[3.0]["loss/mcnn"] - terms[0.0]["loss/mcnn"] == pytest.approx(3.0 * terms[0.0]["loss/envelope"],
-                                                                              rel=1e-4)
+    key = f"loss/{term}"
+    assert terms[0.0][key] > 0                                    # logged at weight 0 too
+    assert terms[0.0][key] == pytest.approx(terms[3.0][key])
+    assert terms[3.0]["loss/mcnn"] - terms[0.0]["loss/mcnn"] == pytest.approx(3.0 * terms[0.0][key], rel=1e-4)
 
 
 def test_freeze_wae_trains_the_mcnn_only(tmp_path):
     cache = _cache(tmp_path)
     module = family_module("ndm")
     cfg = build_family_config("ndm", "tiny", overrides=["train.freeze_wae=true", "train.envelope_weight=1.0",
-                                                        "train.mcnn_decoded_share=0.5"])
+                                                        "train.stft_weight=0.5", "train.mcnn_decoded_share=0.5"])
     seed_everything(0)
     recipe = module.build_recipe(cfg, cache)
     train_factory, valid_factory = module.data_factories(cfg, cache, 0, 1)
@@ -99,7 +101,7 @@ def test_freeze_wae_trains_the_mcnn_only(tmp_path):
     for m in recipe.modules().values():
         m.train()
     metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
-    assert "loss/wae" not in metrics and {"loss/mcnn", "loss/envelope"} <= set(metrics)
+    assert "loss/wae" not in metrics and {"loss/mcnn", "loss/envelope", "loss/stft"} <= set(metrics)
     # Every CWAE tensor, batch-norm statistics included, is as it was; the MCNN moved.
     assert all(torch.equal(v, wae_before[k]) for k, v in recipe.wae.state_dict().items())
     assert any(not torch.equal(v, mcnn_before[k]) for k, v in recipe.mcnn.state_dict().items())
@@ -107,7 +109,8 @@ def test_freeze_wae_trains_the_mcnn_only(tmp_path):
         valid = recipe.validate(recipe.modules(), valid_factory())
     t = cfg.train
     expected = (t.sc_weight * valid["valid/sc"] + t.sc_log_weight * valid["valid/sc_log"]
-                + t.mask_weight * valid["valid/mask"] + t.envelope_weight * valid["valid/envelope"])
+                + t.mask_weight * valid["valid/mask"] + t.envelope_weight * valid["valid/envelope"]
+                + t.stft_weight * valid["valid/stft"])
     assert valid["valid/mcnn"] == pytest.approx(expected)
 
 

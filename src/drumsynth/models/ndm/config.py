@@ -125,6 +125,9 @@ class TrainConfig:
     envelope_weight : weight of the MCNN's fine-time band-envelope term (``loss/envelope``,
         :func:`drumsynth.nn.wave.band_envelope_distance`: 2.9 ms cells that see the 86 Hz flutter the
         seed's 11.6 ms spectral terms miss); 0 = the seed's loss. Ours, see docs/ndm.md
+    stft_weight, stft_ffts : weight of the MCNN's multi-resolution STFT term (``loss/stft``,
+        :func:`drumsynth.nn.wave.spectral_loss`: log-magnitude L1 plus spectral convergence on linear
+        STFTs of these sizes, the neural vocoders' loss; the seed's terms see only the mel); 0 = off
     freeze_wae : train the MCNN only and leave the CWAE as it is (an MCNN continuation of a trained
         model, ``drumsynth train --init``: its codes, PCA and class priors stay the same)
     grad_clip : clip each network's gradient norm to this (0 = off)
@@ -152,6 +155,8 @@ class TrainConfig:
     mask_weight: float = 1.0
     sc_log_eps: float = 1e-4
     envelope_weight: float = 0.0
+    stft_weight: float = 0.0
+    stft_ffts: list[int] = field(default_factory=lambda: [256, 1024, 4096])
     freeze_wae: bool = False
     grad_clip: float = 0.0
     log_every: int = 50
@@ -171,7 +176,8 @@ class TrainConfig:
             "mcnn_batch_size": "count", "mcnn_lr": "positive", "mcnn_decoded_share": "share",
             "mcnn_plateau_factor": "share", "mcnn_plateau_patience": "non_negative",
             "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
-            "sc_log_eps": "positive", "envelope_weight": "non_negative", "grad_clip": "non_negative", "log_every": "non_negative",
+            "sc_log_eps": "positive", "envelope_weight": "non_negative", "stft_weight": "non_negative",
+            "stft_ffts": "count", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})

@@ -11,7 +11,8 @@ side by side, and one run yields one release file):
   10 loss/sc_log + 1 loss/mask (+ envelope_weight loss/envelope)`` with SC and SClog on the mel of the
   (soft-)masked output, BCE between the mask and the target's sounding-samples mask
   (:func:`mcnn.mask_target`) and, ours, the fine-time band-envelope gap to the clip
-  (:func:`drumsynth.nn.wave.band_envelope_distance`).
+  (:func:`drumsynth.nn.wave.band_envelope_distance`) and a multi-resolution STFT term
+  (``stft_weight loss/stft``, :func:`drumsynth.nn.wave.spectral_loss`).
 
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter).
 
@@ -41,7 +42,7 @@ from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import log_spectral_convergence, mask_target, spectral_convergence
 from drumsynth.models.ndm.wae import CWAE, class_mmd
-from drumsynth.nn.wave import band_envelope_distance
+from drumsynth.nn.wave import band_envelope_distance, spectral_loss
 from drumsynth.train.recipe import Metrics, Recipe
 
 
@@ -55,8 +56,8 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     """The MCNN's loss terms on a batch of real mels and their waveforms.
 
     mel : Tensor[B, n_mels, N] mel magnitudes; wave : Tensor[B, length] the clips they came from.
-    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/envelope", "loss/mcnn"}`` (tensors with
-    gradients; ``loss/envelope`` is logged even at weight 0, so runs with and without it compare).
+    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/envelope", "loss/stft", "loss/mcnn"}``
+    (tensors with gradients; our terms are logged even at weight 0, so runs with and without them compare).
     """
     t, c = config.train, config.mcnn
     length = wave.shape[-1]
@@ -70,9 +71,11 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     bce = F.binary_cross_entropy_with_logits(mask_logit, mask_target(wave, c.mask_window,
                                                                      c.mask_threshold_db))
     envelope = band_envelope_distance(out, wave)
-    total = t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce + t.envelope_weight * envelope
+    stft = spectral_loss(out, wave, t.stft_ffts).mean()
+    total = (t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce + t.envelope_weight * envelope
+             + t.stft_weight * stft)
     return {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce, "loss/envelope": envelope,
-            "loss/mcnn": total}
+            "loss/stft": stft, "loss/mcnn": total}
 
 
 class Plateau:
@@ -272,8 +275,8 @@ class NDMRecipe(Recipe):
         """Reconstruction quality on the valid split (each network on real data).
 
         ``valid/mel_mse`` — CWAE reconstruction MSE of standardised log-mels (the seed's MSE term);
-        ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/envelope``, ``valid/mcnn`` — the MCNN's
-        loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
+        ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/envelope``, ``valid/stft``,
+        ``valid/mcnn`` — the MCNN's loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
         """
         if batches is None:
             return {}
@@ -298,6 +301,7 @@ class NDMRecipe(Recipe):
                 "valid/sc_log": float(log_spectral_convergence(mel, mel_hat, self.cfg.train.sc_log_eps)),
                 "valid/mask": float(bce),
                 "valid/envelope": float(band_envelope_distance(out, wave)),
+                "valid/stft": float(spectral_loss(out, wave, self.cfg.train.stft_ffts).mean()),
             }
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * b
@@ -308,7 +312,8 @@ class NDMRecipe(Recipe):
         t = self.cfg.train
         out_metrics["valid/mcnn"] = (t.sc_weight * out_metrics["valid/sc"] + t.sc_log_weight
                                      * out_metrics["valid/sc_log"] + t.mask_weight * out_metrics["valid/mask"]
-                                     + t.envelope_weight * out_metrics["valid/envelope"])
+                                     + t.envelope_weight * out_metrics["valid/envelope"]
+                                     + t.stft_weight * out_metrics["valid/stft"])
         out_metrics["valid/loss"] = out_metrics["valid/mel_mse"] + out_metrics["valid/mcnn"]
         return out_metrics
 
