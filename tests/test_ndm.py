@@ -14,10 +14,20 @@ from conftest import synth_hit
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
+from drumsynth.inference.session import PRETRAINED
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.ndm import controls
 from drumsynth.models.ndm.features import mel as mel_of
-from drumsynth.models.ndm.mcnn import MCNN, mask_target, spectral_convergence
+from drumsynth.models.ndm.mcnn import (
+    FAST_ELU_MAX,
+    MCNN,
+    fast_elu,
+    folded_weight,
+    inference_elu,
+    mask_target,
+    space_to_depth,
+    spectral_convergence,
+)
 from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, one_hot
 from drumsynth.models.ndm.wae import (
     ConditionalBatchNorm,
@@ -136,23 +146,80 @@ def _mcnn_heads_reference(mcnn: MCNN, mel: torch.Tensor) -> tuple[torch.Tensor, 
     return signal, heads[:, :, 1].sum(1)
 
 
-@pytest.mark.parametrize("n_mels,heads,channels,transposed", [(16, 4, 16, 0), (64, 2, 32, 2)])
+@pytest.mark.parametrize("n_mels,heads,channels,kinds", [
+    (16, 4, 16, ["dense", "grouped", "grouped", "output"]),        # 16 and 8 input channels a group
+    (16, 4, 8, ["dense", "grouped", "polyphase", "output"]),       # 8 and 4
+    (64, 2, 4, ["dense", "polyphase", "polyphase", "output"]),     # 4 and 2
+])
 @pytest.mark.parametrize("grad", [True, False])
-def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum(n_mels, heads, channels, transposed,
-                                                                       grad):
-    """Transposed and polyphase layers, block-diagonal weights and the folded output layer compute the
-    seed's heads exactly, with gradients on (training) and off (inference, memoised weights)."""
+@pytest.mark.parametrize("batch", [1, 3])
+def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum(n_mels, heads, channels, kinds, grad,
+                                                                       batch):
+    """Dense, grouped channels-last and polyphase layers, block-diagonal weights and the folded output layer
+    compute the seed's heads, with gradients on (training) and off (inference: memoised weights, fast ELUs,
+    the in-place binarised mask)."""
     torch.manual_seed(0)
     mcnn = MCNN(n_mels, heads=heads, layers=4, width=13, channels=channels)
-    assert mcnn.transposed == transposed   # (16, 4, 16): all polyphase; (64, 2, 32): two of each
+    assert mcnn.kinds == kinds and mcnn.output_fold == 4
     with torch.no_grad():
         mcnn.head_weights.copy_(torch.linspace(-1.0, 2.0, heads))
-    mel = torch.rand(3, n_mels, 5)
+        mcnn.softsign.b.fill_(-0.7)                                   # |b x|, not b |x|
+    mel = torch.rand(batch, n_mels, 5)
     with torch.set_grad_enabled(grad):
         signal, mask_logit = mcnn(mel)
+        wave = mcnn.infer(mel, 37)
     expected_signal, expected_mask = _mcnn_heads_reference(mcnn, mel)
     torch.testing.assert_close(signal, expected_signal, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(mask_logit, expected_mask, atol=1e-6, rtol=1e-5)
+    # the mask is binarised where the logit is clearly away from 0 (a logit within rounding of 0 may go either way)
+    clear = expected_mask[:, :37].abs() > 1e-4
+    expected_wave = (expected_signal * (expected_mask > 0))[:, :37].clamp(-1.0, 1.0)
+    torch.testing.assert_close(wave[clear], expected_wave[clear], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fold", [1, 2, 4])
+def test_folded_weight_reads_fold_samples_as_channels(fold):
+    """A stride-2 transposed convolution equals the stride-2·fold one of its input through space_to_depth,
+    which is a view of a channels-last row."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 1, 8).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(3, 2, 13)
+    expected = F.conv_transpose1d(x.squeeze(2), weight, stride=2, padding=6, output_padding=1)
+    rows = space_to_depth(x, fold)
+    assert rows.shape == (2, 3 * fold, 1, 8 // fold) and rows.data_ptr() == x.data_ptr()
+    assert torch.equal(rows[:, 3 * (fold - 1):, 0, 0], x[:, :, 0, fold - 1])      # channel (q, c) = x[c, q]
+    got = F.conv_transpose2d(rows, folded_weight(weight, fold, 2).unsqueeze(2), stride=(1, 2 * fold),
+                             padding=(0, 6), output_padding=(0, 1))
+    torch.testing.assert_close(got.squeeze(2), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fast_elu_is_the_elu_to_one_rounding_and_leaves_its_input():
+    x = torch.linspace(-30.0, 5.0, 100_001)
+    before = x.clone()
+    got = fast_elu(x)
+    assert float((got - F.elu(x)).abs().max()) <= 6e-8 and torch.equal(x, before)
+    # larger tensors: PyTorch's ELU, in place
+    big = torch.linspace(-3.0, 3.0, FAST_ELU_MAX + 1)
+    expected = F.elu(big)
+    assert inference_elu(big) is big and torch.equal(big, expected)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_mcnn_rows_stay_channels_last_between_layers(batch):
+    """Each row layer returns channels-last rows, so the next convolution runs channels-last: at batch 1 a
+    polyphase interleave can carry a batch stride that, kept by an in-place ELU, made the next convolution
+    run (and return) channels-first, ~2x slower."""
+    torch.manual_seed(0)
+    mcnn = MCNN(16, heads=4, layers=6, width=13, channels=8).eval()
+    assert mcnn.kinds == ["dense", "grouped", "polyphase", "polyphase", "polyphase", "output"]
+    x = torch.rand(batch, 16, 5)
+    with torch.no_grad():
+        weights = mcnn.layer_weights()
+        for i, weight in enumerate(weights):
+            x = mcnn.layer(i, x, weight)
+            assert i == 0 or x.is_contiguous(memory_format=torch.channels_last), (i, x.stride())
+            if i < len(weights) - 1:
+                x = inference_elu(x)
 
 
 def test_mcnn_memoised_weights_follow_every_weight_change():
@@ -164,9 +231,9 @@ def test_mcnn_memoised_weights_follow_every_weight_change():
     with torch.no_grad():
         first = mcnn(mel)[0]
         assert torch.equal(mcnn(mel)[0], first)
-        mcnn.convs[-1].weight.mul_(-1.0)                  # a polyphase layer: signal flips sign
+        mcnn.convs[-1].weight.mul_(-1.0)                  # the folded output layer: signal flips sign
         torch.testing.assert_close(mcnn(mel)[0], -first)
-        mcnn.convs[0].weight.mul_(0.5)                    # a transposed layer
+        mcnn.convs[0].weight.mul_(0.5)                    # the dense first layer, run with its stored weight
         assert not torch.allclose(mcnn(mel)[0], -first)
         mcnn.load_state_dict(MCNN(64, heads=2, layers=4, width=13, channels=32).state_dict())
         torch.testing.assert_close(mcnn(mel)[0], _mcnn_heads_reference(mcnn, mel)[0], atol=1e-6, rtol=1e-5)
@@ -208,10 +275,30 @@ def test_polyphase_interleave_copies_nothing_on_channels_last_rows():
                                                        output_padding=(0, 1)), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("train", [True, False])
-def test_decoder_equals_its_layers_one_by_one(train):
-    """Channels-last, the polyphase output layer and (in eval) the folded batch norm are the plain
-    ConvTranspose2d -> BN -> class scale and shift -> ReLU stack."""
+def _decoder_reference(dec, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The plain decoder: FC + ReLU, then ConvTranspose2d -> BN -> class scale and shift -> ReLU, one by one."""
+    x = torch.cat([z, labels], 1)
+    for fc in dec.fcs:
+        x = F.relu(fc(x))
+    x = x.view(len(z), *dec.volume)
+    for i, conv in enumerate(dec.convs):
+        x = conv(x)
+        if i < len(dec.norms):
+            norm = dec.norms[i]
+            x = F.relu(norm.bn(x) * (labels @ norm.gamma)[:, :, None, None] + (labels @ norm.beta)[:, :, None, None])
+    return x
+
+
+def _denormalise_reference(wae, x: torch.Tensor) -> torch.Tensor:
+    """CWAE.denormalise as its formula: exp(x std + mean) - log_eps, clamped at 0."""
+    return (torch.exp(x.squeeze(1) * wae.mel_std + wae.mel_mean) - wae.log_eps).clamp_min(0.0)
+
+
+@pytest.mark.parametrize("train,grad", [(True, True), (False, True), (False, False)])
+def test_decoder_equals_its_layers_one_by_one(train, grad):
+    """Channels-last, the polyphase output layer, (in eval) the folded batch norm and (without gradients)
+    the transposed FC weights and in-place ReLUs are the plain ConvTranspose2d -> BN -> class scale and
+    shift -> ReLU stack."""
     torch.manual_seed(0)
     wae, _ = build_modules(_tiny_config())
     dec = wae.decoder.train(train)
@@ -223,18 +310,35 @@ def test_decoder_equals_its_layers_one_by_one(train):
             norm.bn.running_var.uniform_(0.5, 2.0)
     z = torch.randn(4, wae.latent_dim)
     labels = torch.softmax(torch.randn(4, 8), 1)
-    got = dec(z, labels)
-    x = torch.cat([z, labels], 1)
-    for fc in dec.fcs:
-        x = F.relu(fc(x))
-    x = x.view(4, *dec.volume)
-    for i, conv in enumerate(dec.convs):
-        x = conv(x)
-        if i < len(dec.norms):
-            norm = dec.norms[i]
-            x = F.relu(norm.bn(x) * (labels @ norm.gamma)[:, :, None, None] + (labels @ norm.beta)[:, :, None, None])
+    with torch.set_grad_enabled(grad):
+        got = dec(z, labels)
+        mel = wae.denormalise(got)
+    x = _decoder_reference(dec, z, labels)
     assert got.shape == x.shape == (4, 1, wae.n_mels, wae.n_frames)
     torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mel, _denormalise_reference(wae, x), atol=1e-6, rtol=1e-5)
+    if not train:       # the memoised eval weights follow a change of the running statistics
+        with torch.no_grad():
+            dec.norms[0].bn.running_var.mul_(2.0)
+            torch.testing.assert_close(dec(z, labels), _decoder_reference(dec, z, labels), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not (PRETRAINED / "ndm.pt").is_file(), reason="no ndm model shipped in src/drumsynth/pretrained")
+def test_shipped_model_generates_what_its_plain_layers_compute():
+    """The shipped model's fast path (grouped channels-last, polyphase and folded layers, folded batch norm,
+    fast ELUs, in-place mask, micro-batches) against its stored layers run one by one (plain
+    F.conv_transpose1d / ConvTranspose2d): every class at batch 1, and a batch of 64, within 1e-5."""
+    model = family_module("ndm").load_model(load_checkpoint(PRETRAINED / "ndm.pt"))
+    z = model.sample_latent(64, torch.Generator().manual_seed(0))
+    labels = torch.arange(64) % len(model.classes)
+    with torch.no_grad():
+        x = _decoder_reference(model.wae.decoder, z, F.one_hot(labels, len(model.classes)).float())
+        mel = _denormalise_reference(model.wae, x)
+        signal, mask_logit = _mcnn_heads_reference(model.mcnn, mel)
+        expected = (signal * (mask_logit > 0))[:, :model.length].clamp(-1.0, 1.0)
+    singles = torch.cat([model.generate(z[i:i + 1], labels[i:i + 1]) for i in range(len(model.classes))])
+    assert float((singles - expected[:len(singles)]).abs().max()) <= 1e-5
+    assert float((model.generate(z, labels) - expected).abs().max()) <= 1e-5
 
 
 def test_generate_in_micro_batches_equals_one_batch(monkeypatch):

@@ -8,18 +8,26 @@ inference). Without biases, all-zero mel frames give exactly zero output, and th
 tail that the wide filters leak into the padding.
 
 All heads are stored as one grouped convolution stack (``groups = heads`` after the first layer),
-the same function as separate heads. The forward pass runs it faster still, with the same result:
+the same function as separate heads. The forward pass runs it faster still, with the same result, each
+layer in the form PyTorch's CPU kernels run fastest (shipped model: 4 heads x 9 layers, 32 channels;
+one thread; thread-time minima of isolated layers at batch 1 / 16, ms):
 
+- the first (ungrouped) layer as the stored transposed convolution on ``[B, C, L]`` (2.6 / 33; on
+  channels-last rows 4.9 / 31);
+- the grouped layers while a group has >= 8 input channels as grouped transposed convolutions on
+  channels-last ``[B, C, 1, L]`` rows (layers 1-3: 0.22 / 3.5, 0.30 / 2.6, 0.21 / 1.9; as ``[B, C, L]``
+  0.28 / 4.3, 0.44 / 5.0, 0.24 / 2.1);
+- the narrower ones as dense convolutions with a block-diagonal weight (PyTorch's grouped convolutions
+  are slow on 2 channels per group), each in its polyphase form (two stride-1 convolutions, one per
+  output phase: :func:`drumsynth.models.ndm.wae.conv_transpose_polyphase`) on channels-last rows, where
+  interleaving the phases copies nothing (layer 7: 0.34 / 4.8; grouped transposed 0.67 / 8.5);
 - the last layer folds the head weights and the head sums into its weight, so it writes 2 channels
-  (signal, mask) instead of 2 per head (~300 ms -> ~60 ms at batch 64);
-- the first layers, while a group has >= 32 input channels, run as the stored (grouped) transposed
-  convolutions; the later, narrow ones as dense convolutions with a block-diagonal weight (PyTorch's
-  grouped convolutions are slow on 2 channels per group), each in its polyphase form (two stride-1
-  convolutions, one per output phase: :func:`drumsynth.models.ndm.wae.conv_transpose_polyphase`) on
-  channels-last ``[B, C, 1, L]`` tensors, where interleaving the phases copies nothing. Measured on
-  the shipped model (4 heads x 9 layers, 32 channels), one thread, medians of 3 runs: the stack
-  25-27 -> 10-14 ms at batch 1, 1000-1250 -> 500-710 ms at batch 64 (layer 7 alone at batch 64:
-  287 ms transposed, 55 ms polyphase);
+  (signal, mask) instead of 2 per head, and reads ``OUTPUT_FOLD`` consecutive samples as channels
+  (:func:`space_to_depth`) so its polyphase convolution writes 16 channels rather than 4, which the
+  kernels vectorise better (0.45 / 6.8 ms; unfolded 0.76 / 9.8);
+- at inference (no gradients) the ELUs and the binarised-mask output run in place, and an ELU whose
+  tensor fits in cache as ``max(x, exp(min(x, 0)) - 1)`` (:func:`fast_elu`): PyTorch's ELU calls a
+  scalar ``expm1``, ``exp`` is vectorised (layer 7's ELU at batch 1: 0.54 -> 0.32 ms);
 - an ungrouped layer runs with its stored weight as it is (a block-diagonal copy of the first layer
   cost ~4 ms a call), and at inference the derived weights are kept between calls
   (:class:`~drumsynth.models.ndm.wae.WeightMemo`; building them costs ~0.3 ms at batch 1).
@@ -33,11 +41,21 @@ from torch.nn import functional as F
 
 from drumsynth.models.ndm.wae import WeightMemo, conv_transpose_polyphase, polyphase_weight
 
-# A layer whose groups have at least this many input channels runs as a (grouped) transposed
-# convolution; narrower ones as dense polyphase convolutions (measured on the shipped model: 32
-# channels a group, 0.4 ms grouped vs 0.7 ms polyphase at batch 1; 16 a group, about even).
-GROUPED_MIN_CHANNELS = 32
+# A grouped layer whose groups have at least this many input channels runs as a grouped transposed
+# convolution on channels-last rows; narrower ones as dense polyphase convolutions (measured on the
+# shipped model, batch 1 / 16: 8 a group 0.21 / 1.9 ms grouped vs 0.27 / 2.7 polyphase; 4 a group
+# 0.25 / 2.0 vs 0.21 / 1.6).
+GROUPED_MIN_CHANNELS = 8
 
+# The output layer reads this many consecutive input samples as channels (see :func:`space_to_depth`):
+# shipped model, batch 1 / 16: 1 -> 0.76 / 9.8 ms, 2 -> 0.64 / 7.9, 4 -> 0.45 / 6.8, 8 -> 0.71 / 10.3.
+OUTPUT_FOLD = 4
+
+# At inference an activation of at most this many elements (2 MiB of float32: one core's L2 here) takes
+# :func:`fast_elu`, a larger one PyTorch's ELU: the four passes of the former pay only while the tensor
+# stays in cache (shipped model, in the chain, layer 7's ELU: batch 1 0.32 vs 0.54 ms; batch 16 11.6 vs
+# 8.2 ms).
+FAST_ELU_MAX = 2 ** 19
 
 def head_channels(layers: int, channels: int) -> list[int]:
     """Output channels of each layer of one head: ``channels`` halving, floor 2, the last exactly 2.
@@ -55,6 +73,44 @@ def block_diagonal_mask(conv: nn.ConvTranspose1d) -> torch.Tensor:
     group_in = torch.arange(c_in) // (c_in // conv.groups)
     group_out = torch.arange(c_out) // (c_out // conv.groups)
     return (group_in[:, None] == group_out[None, :]).float().unsqueeze(-1)
+
+
+def space_to_depth(x: torch.Tensor, fold: int) -> torch.Tensor:
+    """Rows Tensor[B, C, 1, L] -> Tensor[B, fold * C, 1, L / fold] whose channel ``q C + c`` at ``j`` is
+    ``x[:, c, 0, fold j + q]``: a view of a channels-last ``x`` (its memory already runs (l, c))."""
+    b, c, _, n = x.shape
+    return x.permute(0, 2, 3, 1).reshape(b, 1, n // fold, fold * c).permute(0, 3, 1, 2)
+
+
+def folded_weight(weight: torch.Tensor, fold: int, stride: int) -> torch.Tensor:
+    """A 1-D transposed convolution's weight Tensor[C_in, C_out, K] as the weight Tensor[fold C_in, C_out,
+    K + stride (fold - 1)] of the stride ``fold * stride`` transposed convolution (same padding) of its
+    input through :func:`space_to_depth`: input ``l = fold j + q`` reaches output ``stride fold j + stride q
+    - p + k``, so channel ``(q, c)`` carries the kernel shifted by ``stride q``."""
+    return torch.cat([F.pad(weight, (stride * q, stride * (fold - 1 - q))) for q in range(fold)])
+
+
+def fast_elu(x: torch.Tensor) -> torch.Tensor:
+    """ELU as ``max(x, exp(min(x, 0)) - 1)`` (``e^x - 1 >= x``), one new tensor and in-place passes over
+    it: PyTorch's ELU calls a scalar ``expm1``, ``exp`` is vectorised (see the module docstring). Differs
+    from ``F.elu`` by at most 6e-8 (one rounding of ``e^x - 1`` near 0: measured on 3e7 points over
+    [-30, 5]); for inference only (no gradients through in-place ops).
+
+    The result is the new tensor, not ``x``: its strides are the ones a fresh tensor gets, whereas a
+    polyphase layer's output at batch 1 can carry a batch stride that hides its channels-last layout
+    from the next convolution (which then runs channels-first, ~2x slower).
+    """
+    negative = x.clamp_max(0.0).exp_().sub_(1.0)
+    return torch.maximum(x, negative, out=negative)
+
+
+def inference_elu(x: torch.Tensor) -> torch.Tensor:
+    """ELU at inference: :func:`fast_elu` up to ``FAST_ELU_MAX`` elements, else PyTorch's in place (a new
+    tensor that large costs its page faults as well: shipped model, batch 64, 700 vs 750 ms a call).
+    Traced or exported graphs get PyTorch's ELU: one standard operator, no branch on the batch size."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return F.elu(x)
+    return fast_elu(x) if x.numel() <= FAST_ELU_MAX else F.elu(x, inplace=True)
 
 
 class ScaledSoftsign(nn.Module):
@@ -106,9 +162,10 @@ class MCNN(nn.Module):
         self.register_buffer("input_gain", torch.ones(()))
         for i, conv in enumerate(self.convs):
             self.register_buffer(f"block_mask{i}", block_diagonal_mask(conv), persistent=False)
-        # The leading layers that run transposed; the rest run polyphase (see the module docstring).
-        self.transposed = next((i for i, conv in enumerate(self.convs)
-                                if conv.in_channels // conv.groups < GROUPED_MIN_CHANNELS), layers)
+        # How each layer runs (see the module docstring): "dense", "grouped", "polyphase" or "output".
+        self.kinds = [layer_kind(i, layers - 1, conv) for i, conv in enumerate(self.convs)]
+        # The output layer's input is N * 2**(layers-1) samples long: a fold that divides every N.
+        self.output_fold = min(OUTPUT_FOLD, 2 ** (layers - 1))
         self._weights = WeightMemo()
 
     def dense_weight(self, i: int) -> torch.Tensor:
@@ -128,41 +185,64 @@ class MCNN(nn.Module):
         return torch.stack([weight[:, 0] * signal_gain, weight[:, 1]], 1)
 
     def layer_weights(self) -> list[torch.Tensor]:
-        """The weight each layer runs with: the stored one (transposed layers; the output layer's folded
-        by :meth:`output_weight`), or the polyphase form Tensor[2 C_out, C_in, 1, taps] of the dense one."""
-        last = len(self.convs) - 1
+        """The weight each layer runs with, by kind: the stored one ("dense"), the stored one as
+        Tensor[C_in, C_out / groups, 1, width] ("grouped"), the polyphase form Tensor[2 C_out, C_in, 1,
+        taps] of the block-diagonal one ("polyphase"), or of the folded output weight read through
+        :func:`space_to_depth` ("output")."""
         out = []
-        for i, conv in enumerate(self.convs):
-            weight = self.output_weight() if i == last else None
-            if i < self.transposed:
-                out.append(conv.weight if weight is None else weight)
-                continue
-            weight = self.dense_weight(i) if weight is None else weight
-            out.append(polyphase_weight(weight.unsqueeze(2), (1, *conv.stride), (0, *conv.padding)))
+        for i, (kind, conv) in enumerate(zip(self.kinds, self.convs)):
+            (s,), (p,) = conv.stride, conv.padding
+            if kind == "dense":
+                out.append(conv.weight)
+            elif kind == "grouped":
+                out.append(conv.weight.unsqueeze(2))
+            elif kind == "polyphase":
+                out.append(polyphase_weight(self.dense_weight(i).unsqueeze(2), (1, s), (0, p)))
+            else:
+                weight = folded_weight(self.output_weight(), self.output_fold, s)
+                out.append(polyphase_weight(weight.unsqueeze(2), (1, self.output_fold * s), (0, p)))
         return out
+
+    def layer(self, i: int, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Layer ``i`` (its weight from :meth:`layer_weights`) without its ELU: x Tensor[B, C_in, L] for a
+        "dense" layer, Tensor[B, C_in, 1, L] channels-last rows otherwise -> Tensor[B, C_out, 1, 2 L]
+        channels-last rows (Tensor[B, C_out, 2 L] for "dense")."""
+        kind, conv = self.kinds[i], self.convs[i]
+        (k,), (s,), (p,), (o,) = conv.kernel_size, conv.stride, conv.padding, conv.output_padding
+        if kind == "dense":
+            return F.conv_transpose1d(x, weight, stride=s, padding=p, output_padding=o, groups=conv.groups)
+        if x.dim() == 3:                                  # the first row layer: [B, C, L] -> [B, C, 1, L]
+            x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        if kind == "grouped":
+            return F.conv_transpose2d(x, weight, stride=(1, s), padding=(0, p), output_padding=(0, o),
+                                      groups=conv.groups)
+        size = (1, (x.shape[-1] - 1) * s - 2 * p + k + o)
+        if kind == "polyphase":
+            return conv_transpose_polyphase(x, weight, None, (1, k), (1, s), (0, p), size)
+        f = self.output_fold
+        return conv_transpose_polyphase(space_to_depth(x, f), weight, None, (1, k + s * (f - 1)), (1, f * s),
+                                        (0, p), size)
+
+    def heads_sum(self, mel: torch.Tensor) -> torch.Tensor:
+        """mel Tensor[B, n_mels, N] -> Tensor[B, 2, N * 2**layers]: the weighted sum of the heads' signals
+        (before the softsign) and the sum of their mask logits; without gradients through
+        :func:`inference_elu`."""
+        weights = self._weights.get([*self.parameters(), *self.buffers()], self.layer_weights)
+        inference = not torch.is_grad_enabled()
+        x = mel * self.input_gain
+        last = len(self.convs) - 1
+        for i, weight in enumerate(weights):
+            x = self.layer(i, x, weight)
+            if i < last:
+                x = inference_elu(x) if inference else F.elu(x)
+        return x.flatten(2)
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mel : Tensor[B, n_mels, N] -> (signal, mask_logit), each Tensor[B, N * 2**layers].
 
         ``signal`` is the scaled softsign of the weighted head sum, before any mask.
         """
-        weights = self._weights.get([*self.parameters(), *self.buffers()], self.layer_weights)
-        x = mel * self.input_gain
-        last = len(self.convs) - 1
-        for i, (conv, weight) in enumerate(zip(self.convs, weights)):
-            if i < self.transposed:
-                x = F.conv_transpose1d(x, weight, stride=conv.stride, padding=conv.padding,
-                                       output_padding=conv.output_padding,
-                                       groups=1 if i == last else conv.groups)
-            else:
-                if i == self.transposed:
-                    x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)    # [B, C, 1, L]
-                (k,), (s,), (p,), (o,) = conv.kernel_size, conv.stride, conv.padding, conv.output_padding
-                x = conv_transpose_polyphase(x, weight, None, (1, k), (1, s), (0, p),
-                                             (1, (x.shape[-1] - 1) * s - 2 * p + k + o))
-            if i < last:
-                x = F.elu(x)
-        x = x.flatten(2)                                                  # [B, 2, N * 2**layers]
+        x = self.heads_sum(mel)
         return self.softsign(x[:, 0]), x[:, 1]
 
     def train_output(self, mel: torch.Tensor, length: int | None = None
@@ -178,10 +258,27 @@ class MCNN(nn.Module):
 
         mel : Tensor[B, n_mels, N] -> Tensor[B, length] (default ``N * 2**layers``).
         """
-        signal, mask_logit = self(mel)
-        if length is not None:
-            signal, mask_logit = signal[:, :length], mask_logit[:, :length]
-        return (signal * (mask_logit > 0)).clamp(-1.0, 1.0)
+        if torch.is_grad_enabled():
+            signal, mask_logit = self(mel)
+            if length is not None:
+                signal, mask_logit = signal[:, :length], mask_logit[:, :length]
+            return (signal * (mask_logit > 0)).clamp(-1.0, 1.0)
+        x = self.heads_sum(mel)[..., :length]
+        # softsign(0) = 0, so masking before the softsign is the same; the rest in place, in the
+        # softsign's own order of operations (a x / (1 + |b x|)), so the values are the same bits.
+        out = x[:, 0] * (x[:, 1] > 0)
+        denominator = (self.softsign.b * out).abs_().add_(1.0)
+        return out.mul_(self.softsign.a).div_(denominator).clamp_(-1.0, 1.0)
+
+
+def layer_kind(i: int, last: int, conv: nn.ConvTranspose1d) -> str:
+    """How MCNN layer ``i`` of ``0..last`` runs: "output" (the last), "dense" (the ungrouped first),
+    "grouped" (>= ``GROUPED_MIN_CHANNELS`` input channels a group) or "polyphase" (narrower groups)."""
+    if i == last:
+        return "output"
+    if i == 0:
+        return "dense"
+    return "grouped" if conv.in_channels // conv.groups >= GROUPED_MIN_CHANNELS else "polyphase"
 
 
 # ---- losses ------------------------------------------------------------------------------------
