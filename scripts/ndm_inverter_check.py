@@ -4,7 +4,9 @@ Per class, the MCNN's rendering of each real clip's own mel against the clip: ti
 above 11 kHz (drumsynth.metrics.listener, the report's listener metrics), and the log-spectral distance
 (the Table 2 LSD). Then, over the whole split, where Table 2's LSD comes from: the MCNN on the real mel,
 the whole chain (encode -> decode with the clip's class -> MCNN), and Griffin-Lim on the real mel (32
-iterations: what the mel itself allows).
+iterations: what the mel itself allows); and per frequency band, the MCNN's mean and RMS dB gap to the
+clips (the LSD's STFT, active frames only). Last, whether the mask makes ticks: 32 generated open hats and
+cymbals rendered with the binarised mask, the soft mask and none.
 
 usage: python scripts/ndm_inverter_check.py [MODEL] [SPLIT]   (default: the shipped ndm, valid)
        MODEL is a checkpoint path; run from the repository root with the corpus cache in data/corpus.
@@ -26,6 +28,7 @@ from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.config import Config
 
 CHUNK = 16
+BAND_EDGES_HZ = (0, 500, 2000, 5000, 11000, 16000, 22051)
 
 
 def in_chunks(fn, *tensors: torch.Tensor) -> torch.Tensor:
@@ -65,6 +68,51 @@ def main() -> None:
     print(f"\nLSD over all {len(wave)} clips (dB, mean): MCNN on the real mel {lsd_per_clip(wave, mcnn).mean():.2f}; "
           f"encode -> decode -> MCNN {lsd_per_clip(wave, chain).mean():.2f}; "
           f"Griffin-Lim on the real mel {lsd_per_clip(wave, griffin_lim).mean():.2f}")
+    band_gaps(wave, mcnn, sr)
+    mask_ticks(model, sr)
+
+
+def band_gaps(wave: torch.Tensor, est: torch.Tensor, sr: int) -> None:
+    """Print the per-band mean and RMS of 10 log10(|X|² / |X̂|²) over active frames (within 60 dB of the
+    clip's loudest, as the LSD counts them) and each band's share of the squared error."""
+    window = torch.hann_window(2048, dtype=torch.float64)
+
+    def power(x: torch.Tensor) -> torch.Tensor:
+        return torch.stft(x.double(), 2048, 512, window=window, pad_mode="constant", return_complex=True).abs() ** 2
+
+    squared, sums, counts = torch.zeros(1025, dtype=torch.float64), torch.zeros(1025, dtype=torch.float64), 0
+    for i in range(0, len(wave), CHUNK):
+        p_ref, p_est = power(wave[i:i + CHUNK]), power(est[i:i + CHUNK])
+        gap = 10 * (torch.log10(p_ref + 1e-10) - torch.log10(p_est + 1e-10))         # [b, bins, frames]
+        energy = p_ref.sum(1)
+        active = (energy >= energy.amax(1, keepdim=True) * 1e-6)[:, None]
+        squared += (gap ** 2 * active).sum((0, 2))
+        sums += (gap * active).sum((0, 2))
+        counts += int(active.sum())
+    freqs = torch.fft.rfftfreq(2048, 1 / sr)
+    print("\n| band (Hz) | mean gap, clip − MCNN (dB) | RMS gap (dB) | share of the squared error |")
+    print("|---|---|---|---|")
+    for lo, hi in zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:]):
+        band = (freqs >= lo) & (freqs < hi)
+        n = counts * int(band.sum())
+        print(f"| {lo}–{hi} | {float(sums[band].sum()) / n:.1f} | {(float(squared[band].sum()) / n) ** 0.5:.1f} | "
+              f"{float(squared[band].sum() / squared.sum()):.2f} |")
+
+
+def mask_ticks(model, sr: int) -> None:
+    """Median ticks per second of 32 generated open hats and cymbals under three masks."""
+    print("\n| class | binarised mask | soft mask | no mask |")
+    print("|---|---|---|---|")
+    for name in ("hihat_open", "cymbal"):
+        z = torch.randn(32, model.wae.latent_dim, generator=torch.Generator().manual_seed(5))
+        labels = torch.full((32,), model.classes.index(name))
+        with torch.no_grad():
+            mel = model._decode(model._latent(z), model._labels(labels, 32))
+            signal, logit = model.mcnn(mel)
+        signal, logit = signal[:, :model.length], logit[:, :model.length]
+        variants = [signal * (logit > 0), signal * torch.sigmoid(logit), signal]
+        medians = [np.median([tick_rate(x, sr) for x in v.clamp(-1, 1).numpy()]) for v in variants]
+        print(f"| {name} | " + " | ".join(f"{m:.1f}" for m in medians) + " |")
 
 
 if __name__ == "__main__":

@@ -114,12 +114,30 @@ def test_freeze_wae_trains_the_mcnn_only(tmp_path):
     assert valid["valid/mcnn"] == pytest.approx(expected)
 
 
-def test_the_continuation_preset_keeps_the_architecture():
-    """``--init ndm --preset mcnn_envelope`` may only change train.* (drumsynth.train.finetune)."""
+def test_the_inverter_preset_continues_a_model_without_touching_its_architecture():
+    """``--init MODEL --preset inverter`` may only change train.* (drumsynth.train.finetune), and it
+    turns on both of our MCNN terms with the CWAE frozen."""
     from drumsynth.config import load_toml
     from drumsynth.models import preset_path
 
-    overlay = load_toml(preset_path("ndm", "mcnn_envelope"))
+    overlay = load_toml(preset_path("ndm", "inverter"))
     assert set(overlay) == {"train"}
-    assert overlay["train"]["freeze_wae"] is True and overlay["train"]["envelope_weight"] > 0
-    assert np.isfinite(overlay["train"]["mcnn_lr"])
+    train = overlay["train"]
+    assert train["freeze_wae"] is True and train["envelope_weight"] > 0 and train["stft_weight"] > 0
+    assert np.isfinite(train["mcnn_lr"])
+
+
+def test_fine_tuning_the_shipped_model_trains_both_networks_with_our_terms():
+    """The shipped release was continued with the CWAE frozen; a producer's fine-tune (the ``finetune``
+    preset, the default with --init) must train both networks again, and keep the MCNN's terms."""
+    from drumsynth.config import load_toml
+    from drumsynth.models import preset_path
+    from drumsynth.models.ndm.config import Config
+    from drumsynth.train.finetune import finetune_config, load_init
+
+    init = load_init("ndm")
+    config = finetune_config(Config, init, [load_toml(preset_path("ndm", "finetune"))], ["train.max_steps=5"])
+    assert config.train.freeze_wae is False
+    assert config.train.envelope_weight > 0 and config.train.stft_weight > 0
+    continued = finetune_config(Config, init, [load_toml(preset_path("ndm", "inverter"))], ["train.max_steps=5"])
+    assert continued.train.freeze_wae is True

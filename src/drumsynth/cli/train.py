@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--family", help="wavegan | style | ndm | drumgan (default with --init: the model's)")
     parser.add_argument("--init", metavar="MODEL",
                         help="fine-tune: start from a shipped model (ndm) or a checkpoint file")
-    parser.add_argument("--preset", help="tiny | cpu | paper | finetune (ndm) | explore3d (wavegan, 3-d latent) "
+    parser.add_argument("--preset", help="tiny | cpu | paper | finetune (ndm) | inverter (ndm with --init: "
+                                          "the MCNN only) | explore3d (wavegan, 3-d latent) "
                                           "(default cpu; finetune with --init)")
     parser.add_argument("--data", required=True, help="cache folder (drumsynth corpus build / prepare)")
     parser.add_argument("--out", required=True, help="run folder: resume.pt, release.pt, best.pt, log.jsonl, previews/")
