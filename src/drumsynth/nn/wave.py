@@ -99,7 +99,7 @@ def band_envelope_distance(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     ``ENVELOPE_POOL`` cells, both floored at ``ENVELOPE_FLOOR_DB``, over ``CLASS_SPECTRUM_DB_SCALE``.
 
     Why: an inverter trained on spectra with 11.6 ms frames cannot see a ripple at that frame rate (the
-    ndm MCNN's open hats flutter at 86 Hz, 55 ticks/s), while 2.9 ms cells of 1.4 kHz bands resolve it;
+    session-6 ndm MCNN's open hats fluttered at 86 Hz, 55 ticks/s), while 2.9 ms cells of 1.4 kHz bands do;
     bands wide enough to average a noise's bins keep the target meaningful for hats and cymbals, whose
     samples no model can match one by one. Below the floor (deep in a tail) gaps do not count.
 

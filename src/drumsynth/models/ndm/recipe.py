@@ -7,12 +7,12 @@ side by side, and one run yields one release file):
 - CWAE: a class-balanced batch (``per_class`` clips of every class present) of standardised
   log-mels; ``loss/wae = loss/mse + beta * loss/mmd`` where ``loss/mmd`` is the mean over classes of
   the unbiased IMQ-kernel MMD² between the class's codes and as many N(0, I) samples.
-- MCNN: a uniform batch of *real* mel magnitudes -> waveform; ``loss/mcnn = 3 loss/sc +
-  10 loss/sc_log + 1 loss/mask (+ envelope_weight loss/envelope)`` with SC and SClog on the mel of the
-  (soft-)masked output, BCE between the mask and the target's sounding-samples mask
-  (:func:`mcnn.mask_target`) and, ours, the fine-time band-envelope gap to the clip
-  (:func:`drumsynth.nn.wave.band_envelope_distance`) and a multi-resolution STFT term
-  (``stft_weight loss/stft``, :func:`drumsynth.nn.wave.spectral_loss`).
+- MCNN: a uniform batch of mel magnitudes (a share of them the CWAE's round trip) -> the real waveform;
+  ``loss/mcnn = 3 loss/sc + 10 loss/sc_log + 1 loss/mask + envelope_weight loss/envelope + stft_weight
+  loss/stft`` with SC and SClog on the mel of the (soft-)masked output, BCE between the mask and the
+  target's sounding-samples mask (:func:`mcnn.mask_target`) and, ours (weights 0 in the seed's loss), the
+  fine-time band-envelope gap to the clip (:func:`drumsynth.nn.wave.band_envelope_distance`) and a
+  multi-resolution STFT term (:func:`drumsynth.nn.wave.spectral_loss`).
 
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter).
 
@@ -276,7 +276,8 @@ class NDMRecipe(Recipe):
 
         ``valid/mel_mse`` — CWAE reconstruction MSE of standardised log-mels (the seed's MSE term);
         ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/envelope``, ``valid/stft``,
-        ``valid/mcnn`` — the MCNN's loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse + valid/mcnn`` follows keep-best.
+        ``valid/mcnn`` — the MCNN's loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse +
+        valid/mcnn`` follows keep-best.
         """
         if batches is None:
             return {}
