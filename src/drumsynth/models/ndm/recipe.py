@@ -56,8 +56,8 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     """The MCNN's loss terms on a batch of real mels and their waveforms.
 
     mel : Tensor[B, n_mels, N] mel magnitudes; wave : Tensor[B, length] the clips they came from.
-    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/envelope", "loss/stft", "loss/mcnn"}``
-    (tensors with gradients; our terms are logged even at weight 0, so runs with and without them compare).
+    Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/mcnn"}``, and ``"loss/envelope"`` and
+    ``"loss/stft"`` when their weights are above 0 (tensors with gradients).
     """
     t, c = config.train, config.mcnn
     length = wave.shape[-1]
@@ -70,12 +70,17 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     sc_log = log_spectral_convergence(mel, mel_hat, t.sc_log_eps)
     bce = F.binary_cross_entropy_with_logits(mask_logit, mask_target(wave, c.mask_window,
                                                                      c.mask_threshold_db))
-    envelope = band_envelope_distance(out, wave)
-    stft = spectral_loss(out, wave, t.stft_ffts).mean()
-    total = (t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce + t.envelope_weight * envelope
-             + t.stft_weight * stft)
-    return {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce, "loss/envelope": envelope,
-            "loss/stft": stft, "loss/mcnn": total}
+    terms = {"loss/sc": sc, "loss/sc_log": sc_log, "loss/mask": bce}
+    total = t.sc_weight * sc + t.sc_log_weight * sc_log + t.mask_weight * bce
+    # Our terms only when they count: forward and backward through them cost about 0.1 s (envelope) and
+    # 0.4 s (STFT) of a 1.5 s step at batch 8 (BENCHMARKS.md); validation reports both at any weight.
+    if t.envelope_weight > 0:
+        terms["loss/envelope"] = band_envelope_distance(out, wave)
+        total = total + t.envelope_weight * terms["loss/envelope"]
+    if t.stft_weight > 0:
+        terms["loss/stft"] = spectral_loss(out, wave, t.stft_ffts).mean()
+        total = total + t.stft_weight * terms["loss/stft"]
+    return {**terms, "loss/mcnn": total}
 
 
 class Plateau:
