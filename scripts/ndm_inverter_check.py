@@ -22,6 +22,7 @@ from drumsynth.config import build_config
 from drumsynth.data.cache import load_cache
 from drumsynth.data.taxonomy import CLASSES
 from drumsynth.metrics.listener import high_band_share, tick_rate
+from drumsynth.metrics.reconstruction import _power_spectrogram as power_spectrogram
 from drumsynth.metrics.reconstruction import lsd_per_clip
 from drumsynth.models import family_module
 from drumsynth.models.ndm import features as feats
@@ -75,14 +76,10 @@ def main() -> None:
 def band_gaps(wave: torch.Tensor, est: torch.Tensor, sr: int) -> None:
     """Print the per-band mean and RMS of 10 log10(|X|² / |X̂|²) over active frames (within 60 dB of the
     clip's loudest, as the LSD counts them) and each band's share of the squared error."""
-    window = torch.hann_window(2048, dtype=torch.float64)
-
-    def power(x: torch.Tensor) -> torch.Tensor:
-        return torch.stft(x.double(), 2048, 512, window=window, pad_mode="constant", return_complex=True).abs() ** 2
-
     squared, sums, counts = torch.zeros(1025, dtype=torch.float64), torch.zeros(1025, dtype=torch.float64), 0
     for i in range(0, len(wave), CHUNK):
-        p_ref, p_est = power(wave[i:i + CHUNK]), power(est[i:i + CHUNK])
+        # The LSD's own spectrogram (2048 / 512, periodic Hann, zero-padded centred frames).
+        p_ref, p_est = (power_spectrogram(x[i:i + CHUNK].double(), 2048, 512) for x in (wave, est))
         gap = 10 * (torch.log10(p_ref + 1e-10) - torch.log10(p_est + 1e-10))         # [b, bins, frames]
         energy = p_ref.sum(1)
         active = (energy >= energy.amax(1, keepdim=True) * 1e-6)[:, None]
