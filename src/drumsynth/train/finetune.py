@@ -7,8 +7,9 @@ enough to move a trained one towards its sound. The rules, in the order the CLI 
   checkpoint path, resolved as ``Session.load`` resolves a model (:func:`load_init`).
 - **Architecture**: the run keeps the init checkpoint's whole config. The user's preset, ``--config``
   files and ``--set`` overrides may change the ``train`` section and the training-data settings in
-  :data:`FREE_KEYS` only; any other difference is a ``DrumsynthError`` naming the keys
-  (:func:`finetune_config`). The DSP settings (rate, length, STFT) therefore always match the model.
+  :data:`FREE_KEYS` only, and the keys a family's config lists in ``INIT_CONVERTIBLE`` (its recipe turns
+  the init's weights into the new shape: ndm's ``mcnn.mel_rank``); any other difference is a
+  ``DrumsynthError`` naming the keys (:func:`finetune_config`). The DSP settings (rate, length, STFT) therefore always match the model.
 - **Weights**: every module the recipe trains loads the checkpoint's weights strictly
   (:meth:`drumsynth.train.recipe.Recipe.init_from`); optimiser states start fresh.
 - **Steps**: without ``--steps``, :func:`steps_for` the number of training files: ``STEPS_PER_FILE``
@@ -84,7 +85,8 @@ def steps_for(n_train: int) -> int:
 def finetune_config(config_cls: type, init: InitModel, overlays: list[dict[str, Any]],
                     overrides: list[str]):
     """The run's config: the init checkpoint's, then ``overlays`` (preset, ``--config`` files), then
-    ``--set`` overrides; only ``train.*`` and :data:`FREE_KEYS` may differ from the checkpoint's.
+    ``--set`` overrides; only ``train.*``, :data:`FREE_KEYS` and ``config_cls.INIT_CONVERTIBLE`` (keys whose
+    change the family's recipe converts the init's weights for) may differ from the checkpoint's.
 
     Returns an instance of ``config_cls``; a change to anything else is a ``DrumsynthError``.
     """
@@ -100,11 +102,12 @@ def finetune_config(config_cls: type, init: InitModel, overlays: list[dict[str, 
         raise DrumsynthError(f"--init {init.spec}: {init.path} has a config this drumsynth cannot read: "
                              f"{err}") from err
     config = build_config(config_cls, [stored, *overlays], overrides)
+    free = (*FREE_KEYS, *getattr(config_cls, "INIT_CONVERTIBLE", ()))
     changes = [c for c in config_diff(to_dict(original), to_dict(config))
-               if not (c.startswith("train.") or c.split(":", 1)[0].split("[", 1)[0] in FREE_KEYS)]
+               if not (c.startswith("train.") or c.split(":", 1)[0].split("[", 1)[0] in free)]
     if changes:
         raise DrumsynthError(
             f"--init {init.spec} keeps the model's architecture, but the preset/--config/--set change "
             f"{'; '.join(changes[:4])}{' …' if len(changes) > 4 else ''} (only train.* and "
-            f"{', '.join(FREE_KEYS)} may change when fine-tuning)")
+            f"{', '.join(free)} may change when fine-tuning)")
     return config

@@ -10,7 +10,7 @@ loss weights 3 / 10 / 1). Models never import this module: :func:`wae_kwargs` an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from drumsynth.config import check_domains
 from drumsynth.errors import DrumsynthError
@@ -88,18 +88,23 @@ class MCNNConfig:
     mask_threshold_db : a target sample is "sound" when the envelope (max |x| over
         ``mask_window`` samples, centred) is within this many dB of full scale (clips peak at 1)
     mask_window : envelope window in samples (odd)
+    mel_rank : 0 = the seed's first layer over all mel bins; r > 0 = each mel frame projected to r
+        channels first (a low-rank first layer, ours: ~1/7 of its multiplies at r = 32). ``drumsynth train
+        --init`` from a model without it fits the two factors to the training frames
+        (:func:`drumsynth.models.ndm.mcnn.factor_first_layer`)
     """
 
     heads: int = 8
     layers: int = 8
     width: int = 13
     channels: int = 128
+    mel_rank: int = 0
     mask_threshold_db: float = -60.0
     mask_window: int = 255
 
     def __post_init__(self) -> None:
         check_domains(self, "mcnn", {"heads": "count", "layers": "count", "width": "count", "channels": "count",
-                                     "mask_window": "count"})
+                                     "mask_window": "count", "mel_rank": "non_negative"})
 
 
 @dataclass
@@ -192,6 +197,10 @@ class Config:
     mcnn: MCNNConfig = field(default_factory=MCNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    # Architecture keys a run may change from its ``--init`` model (drumsynth.train.finetune): the recipe
+    # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors).
+    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank",)
+
 
 def n_frames(data: DataConfig) -> int:
     """STFT frames of one clip (centred frames): ``1 + length // hop_length``."""
@@ -217,6 +226,9 @@ def check(config: Config) -> Config:
             f"data.hop_length = {d.hop_length}")
     if c.width < 3 or c.width % 2 == 0:
         raise DrumsynthError(f"mcnn.width must be odd and >= 3 (exact x2 upsampling), got {c.width}")
+    if c.mel_rank >= d.n_mels:
+        raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
+                             f"got {c.mel_rank}")
     if c.mask_window < 1 or c.mask_window % 2 == 0:
         raise DrumsynthError(f"mcnn.mask_window must be odd, got {c.mask_window}")
     if not m.channels:
@@ -246,7 +258,7 @@ def mcnn_kwargs(config: Config) -> dict[str, Any]:
     """Keyword arguments of :class:`drumsynth.models.ndm.mcnn.MCNN`."""
     c = config.mcnn
     return {"n_mels": config.data.n_mels, "heads": c.heads, "layers": c.layers, "width": c.width,
-            "channels": c.channels}
+            "channels": c.channels, "mel_rank": c.mel_rank}
 
 
 def mel_kwargs(data: DataConfig) -> dict[str, Any]:

@@ -14,7 +14,9 @@ side by side, and one run yields one release file):
   fine-time band-envelope gap to the clip (:func:`drumsynth.nn.wave.band_envelope_distance`) and a
   multi-resolution STFT term (:func:`drumsynth.nn.wave.spectral_loss`).
 
-With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter).
+With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter). A run with
+``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
+frames (:func:`mcnn.factor_first_layer`) and trains on from there.
 
 Learning rates are annealed on plateau of each network's own training loss (window means), which
 is deterministic and resume-exact (the state lives in :meth:`state_dict`).
@@ -40,10 +42,20 @@ from drumsynth.models.ndm.builder import build_modules
 from drumsynth.models.ndm.config import Config, check, mel_kwargs
 from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
-from drumsynth.models.ndm.mcnn import log_spectral_convergence, mask_target, spectral_convergence
+from drumsynth.models.ndm.mcnn import (
+    factor_first_layer,
+    log_spectral_convergence,
+    mask_target,
+    spectral_convergence,
+)
 from drumsynth.models.ndm.wae import CWAE, class_mmd
 from drumsynth.nn.wave import band_envelope_distance, spectral_loss
 from drumsynth.train.recipe import Metrics, Recipe
+
+# Mel frames the low-rank first layer is fitted to when a run adds ``mcnn.mel_rank`` (with_factored_mcnn):
+# the shipped model's training split has 677 recordings of 129 frames (87,333, fewer once silent ones are
+# dropped); a random 60,000 of them are fitted in seconds and kept 99.86 % of the layer's output at rank 32.
+FACTOR_FRAMES = 60_000
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -240,8 +252,27 @@ class NDMRecipe(Recipe):
         classes = list(extra.get("classes", CLASSES))
         if classes != list(self.classes):
             raise DrumsynthError(f"--init: the checkpoint's classes {classes} are not ndm's {list(self.classes)}")
-        super().init_from(checkpoint)
+        super().init_from(self.with_factored_mcnn(checkpoint))
         self.init_extra = extra
+
+    def with_factored_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint as this run's MCNN can load it: when the run has a mel projection
+        (``mcnn.mel_rank``) and the checkpoint's MCNN has a dense first layer, that layer is replaced by
+        its two factors fitted to up to ``FACTOR_FRAMES`` sounding frames of the training recordings
+        (:func:`factor_first_layer`, at the checkpoint's own input gain). Otherwise the checkpoint as is."""
+        stored = (checkpoint.get("model") or {}).get("mcnn")
+        if self.mcnn.mel_projection is None or stored is None or "mel_projection.weight" in stored:
+            return checkpoint
+        if self.train_set is None or not len(self.train_set):
+            raise DrumsynthError("--init: fitting mcnn.mel_rank's projection needs the training data")
+        recordings = self.train_set.mels[self.train_set.semitones == 0]
+        frames = (recordings * stored["input_gain"]).transpose(1, 2).reshape(-1, recordings.shape[1])
+        frames = frames[frames.abs().sum(1) > 0]
+        order = torch.randperm(len(frames), generator=torch.Generator().manual_seed(self.cfg.train.seed))
+        projection, first = factor_first_layer(stored["convs.0.weight"], frames[order[:FACTOR_FRAMES]],
+                                               self.cfg.mcnn.mel_rank)
+        mcnn = {**stored, "convs.0.weight": first, "mel_projection.weight": projection}
+        return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
 
     # ---- inference-side hooks ------------------------------------------------------------------
 
