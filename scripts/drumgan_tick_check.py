@@ -2,7 +2,7 @@
 (issue 14 goal 3, docs/drumgan.md "Session 11").
 
 Per class, ticks per second (drumsynth.metrics.listener.tick_rate, the report's listener metric;
-median and mean) of hits rendered four ways from the same spectrogram:
+median and mean) of hits rendered five ways from the same spectrogram:
 
 - ``as is``: what the release plays (:func:`render_hits`: the last EDGE_FRAMES_DROPPED frames zeroed);
 - ``GL random``: the spectrogram's own magnitude, phase from Griffin-Lim started at random phase
@@ -10,12 +10,17 @@ median and mean) of hits rendered four ways from the same spectrogram:
 - ``GL own``: the same magnitude, Griffin-Lim started from the generated phase (32 iterations): the
   nearest consistent phase to the generated one;
 - ``mag smoothed``: the generated phase kept, the magnitude smoothed in time only ([1, 2, 1] / 4 over
-  frames; frequency untouched).
+  frames; frequency untouched);
+- ``smoothed, GL random``: that smoothed magnitude with Griffin-Lim phase from random (both edits at once:
+  what is left ticks in neither the phase nor the frame-to-frame magnitude).
 
-The same four on real test clips (their channels from the representation's own analysis): ``as is`` is
+The same five on real test clips (their channels from the representation's own analysis): ``as is`` is
 the representation's round trip, which must not tick; the others show what each rendering adds by
 itself. Last, how consistent each spectrogram is: ``|STFT(ISTFT(S)) - S| / |S|`` (0 for any STFT of a
-signal; a generated spectrogram need not be one).
+signal; a generated spectrogram need not be one), and the level of the band the ticks are counted in
+during the decay: the median over 0.1-0.45 s of the >4 kHz band energy of the hit as played, in dB below
+its loudest frame (listener.band_energy_db; tick_rate counts rises only within 50 dB of that frame, so a
+band that stays above -50 dB can tick by noise fluctuation alone).
 
 usage: python scripts/drumgan_tick_check.py [MODEL] [N_PER_CLASS]   (default: the shipped drumgan, 32)
        run from the repository root with the corpus cache in data/corpus.
@@ -30,7 +35,7 @@ from drumsynth.audio.dsp import channels_to_complex, griffin_lim, istft, peak_no
 from drumsynth.checkpoint import load_checkpoint
 from drumsynth.data.cache import load_cache
 from drumsynth.data.dataset import DrumDataset
-from drumsynth.metrics.listener import tick_rate
+from drumsynth.metrics.listener import TICK_HOP, band_energy_db, tick_rate
 from drumsynth.models import family_module
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED
@@ -38,6 +43,7 @@ from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED
 SEED = 0
 GL_RANDOM_ITERS = 64
 GL_OWN_ITERS = 32
+DECAY_SPAN_S = (0.1, 0.45)  # after every class's attack, before the release's last (zeroed) frames
 
 
 def complex_spec(channels: torch.Tensor, data, gain: float) -> torch.Tensor:
@@ -74,7 +80,7 @@ def smooth_time(spec: torch.Tensor) -> torch.Tensor:
 
 
 def renderings(spec: torch.Tensor, data) -> dict[str, torch.Tensor]:
-    """The four renderings of the module docstring, each Tensor[B, length] at peak 1."""
+    """The five renderings of the module docstring, each Tensor[B, length] at peak 1."""
     generator = torch.Generator().manual_seed(SEED)
     waves = {
         "as is": inverse(spec, data),
@@ -82,6 +88,8 @@ def renderings(spec: torch.Tensor, data) -> dict[str, torch.Tensor]:
                                  length=data.length, generator=generator),
         "GL own": gl_from(spec, data, GL_OWN_ITERS),
         "mag smoothed": inverse(smooth_time(spec), data),
+        "smoothed, GL random": griffin_lim(smooth_time(spec).abs(), data.n_fft, data.hop_length, data.n_fft,
+                                           n_iter=GL_RANDOM_ITERS, length=data.length, generator=generator),
     }
     return {k: peak_normalise(w).clamp(-1.0, 1.0) for k, w in waves.items()}
 
@@ -92,20 +100,29 @@ def inconsistency(spec: torch.Tensor, data) -> np.ndarray:
     return ((again - spec).abs().pow(2).sum((-2, -1)) / spec.abs().pow(2).sum((-2, -1))).sqrt().double().numpy()
 
 
+def decay_band_db(wave: np.ndarray, sr: int) -> float:
+    """Median >4 kHz band energy of one hit over ``DECAY_SPAN_S`` (dB below its loudest frame)."""
+    energy = band_energy_db(wave, sr)
+    t = np.arange(len(energy)) * TICK_HOP / sr
+    return float(np.median(energy[(t >= DECAY_SPAN_S[0]) & (t < DECAY_SPAN_S[1])]))
+
+
 def report(title: str, spec: torch.Tensor, labels: list[str], data) -> None:
-    """Print one table: per class, ticks / s (median, mean) of each rendering, and the inconsistency."""
+    """Print one table: per class, ticks / s (median, mean) of each rendering, the inconsistency and the
+    decay's >4 kHz band level."""
     with torch.no_grad():
         waves = renderings(spec, data)
         bad = inconsistency(spec, data)
     ticks = {k: np.array([tick_rate(w, data.sr) for w in v.numpy()]) for k, v in waves.items()}
+    band = np.array([decay_band_db(w, data.sr) for w in waves["as is"].numpy()])
     names = list(ticks)
     print(f"\n{title}: ticks / s, median (mean)")
-    print("| class | n | " + " | ".join(names) + " | inconsistency (median) |")
-    print("|---" * (len(names) + 3) + "|")
+    print("| class | n | " + " | ".join(names) + " | inconsistency (median) | >4 kHz band in the decay (dB, median) |")
+    print("|---" * (len(names) + 4) + "|")
     for cls in dict.fromkeys(labels):
         rows = np.array([lab == cls for lab in labels])
         cells = [f"{np.median(ticks[k][rows]):.0f} ({ticks[k][rows].mean():.1f})" for k in names]
-        print(f"| {cls} | {rows.sum()} | " + " | ".join(cells) + f" | {np.median(bad[rows]):.3f} |")
+        print(f"| {cls} | {rows.sum()} | " + " | ".join(cells) + f" | {np.median(bad[rows]):.3f} | {np.median(band[rows]):.1f} |")
 
 
 def generated(model, n: int) -> tuple[torch.Tensor, list[str]]:
