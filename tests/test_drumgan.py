@@ -29,7 +29,7 @@ from drumsynth.models.drumgan.networks import (
     upsample,
     upsample_smooth,
 )
-from drumsynth.models.drumgan.recipe import DrumGANRecipe, build_modules, stage_at
+from drumsynth.models.drumgan.recipe import DrumGANRecipe, build_modules, played, stage_at
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
 
 
@@ -281,6 +281,57 @@ def test_encoder_real_alone_moves_the_encoder_towards_the_real_clips(tiny_cache)
               for i in range(5)]
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     assert not changed(G, recipe.generator_ema)
+
+
+def inconsistency(channels: torch.Tensor, data) -> float:
+    """|to_channels(to_wave(x)) - x| / |x| over a batch: 0 for the channels of any signal."""
+    again = spectral.to_channels(spectral.to_wave(channels, data), data)
+    return float((again - channels).norm() / channels.norm())
+
+
+def test_played_channels_are_the_sound_the_release_plays():
+    data = tiny_config().data
+    x = torch.randn(3, 2, *scale_sizes(tiny_config())[-1], generator=torch.Generator().manual_seed(0))
+    out = played(x, data, 1.0)
+    assert inconsistency(x, data) > 0.3 and inconsistency(out, data) < 1e-5
+    masked = x.clone()
+    masked[..., x.shape[-1] - EDGE_FRAMES_DROPPED:] = 0.0
+    assert torch.allclose(spectral.to_wave(out, data), spectral.to_wave(masked, data), atol=1e-5)
+
+
+def critic_inputs(cache, step: int, *overrides: str) -> tuple[list[torch.Tensor], bool]:
+    """One GAN step of a fresh tiny recipe (same init, batch and draws every call): (the critic's inputs
+    in call order: real, fake, the penalty's mixture, the generator step's fake; whether G changed)."""
+    config = tiny_config(*overrides)
+    seed_everything(0)
+    recipe = family_module("drumgan").build_recipe(config, cache)
+    train_data, _ = family_module("drumgan").data_factories(config, cache)
+    batch = next(iter(train_data(torch.Generator().manual_seed(0))))
+    seen: list[torch.Tensor] = []
+    recipe.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    before = snapshot(recipe.generator)
+    recipe.train_step(batch, step, torch.Generator().manual_seed(1))
+    return seen, changed(before, recipe.generator)
+
+
+@pytest.mark.parametrize("hears", [False, True])
+def test_critic_hears_release_judges_consistent_channels_at_the_last_scale(tiny_cache, hears):
+    config = tiny_config()
+    seen, moved = critic_inputs(tiny_cache, gan_steps(config.train) - 1, f"train.critic_hears_release={str(hears).lower()}")
+    real, fake, mixed, generated = seen
+    assert inconsistency(real, config.data) < 1e-4  # real clips are signals either way
+    for x in (fake, mixed, generated):
+        assert (inconsistency(x, config.data) < 1e-4) == hears
+    assert moved  # with the option, the generator's gradient passes through the projection
+
+
+def test_critic_hears_release_leaves_the_coarser_scales_alone(tiny_cache):
+    step = sum(tiny_config().train.stage_steps[:5]) - 1  # scale 4, faded in
+    plain, _ = critic_inputs(tiny_cache, step)
+    heard, _ = critic_inputs(tiny_cache, step, "train.critic_hears_release=true")
+    assert plain[0].shape[-2:] == scale_sizes(tiny_config())[4]
+    for a, b in zip(plain, heard, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_soft_labels_are_the_classifiers_3_class_probabilities(tiny_cache):

@@ -124,6 +124,11 @@ class TrainConfig:
         are judged by the drum classifier (the one that gave the soft labels), and the encoder phase
         starts from the generator with the highest class agreement (``valid/class_agreement``): GAN
         checkpoint selection on a validation score, as FID-based selection is elsewhere. Ours.
+    critic_hears_release : at the last scale, the critic judges real and generated channels as the
+        release plays them (:func:`recipe.played`: the edge frames zeroed, inverse STFT, STFT again), so
+        the generator is scored on the sound it makes, not on spectrogram parts the inverse STFT discards.
+        Ours (issue 14: the shipped generator's spectrograms lose more than half of their energy through
+        the inverse STFT, and its cymbal ticks come from that disagreement; docs/drumgan.md, session 11)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: see ``g_ema_decay``)
     """
@@ -144,6 +149,7 @@ class TrainConfig:
     encoder_beta: float = 3.0
     encoder_real: float = 0.0
     select_per_class: int = 0
+    critic_hears_release: bool = False
     log_every: int = 100
     checkpoint_every: int = 2000
     preview_every: int = 0

@@ -12,6 +12,8 @@ The schedule is a function of the step alone (resume-exact):
   ``loss/e = alpha MSE((z^, c^), (z, c)) + beta MSE(L(G(z^, c^)), L(G(z, c)))`` where ``L`` is the
   thresholded log-magnitude and G the frozen EMA generator that ships; with ``train.encoder_real`` > 0,
   plus ``encoder_real MSE(L(G(E(L(x)))), L(x))`` on the batch's real training clips x (``loss/e_real``).
+- With ``train.critic_hears_release``, the last scale's critic sees real and generated channels
+  through :func:`played` (edge frames zeroed, inverse STFT, analysed again): what the release plays.
 - With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
   generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
   encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
@@ -35,8 +37,8 @@ from drumsynth.metrics.reconstruction import lsd_db
 from drumsynth.models.drumgan import data as gdata
 from drumsynth.models.drumgan import spectral
 from drumsynth.models.drumgan.builder import build_modules
-from drumsynth.models.drumgan.config import Config, check, gan_steps, scale_sizes
-from drumsynth.models.drumgan.model import render_hits
+from drumsynth.models.drumgan.config import Config, DataConfig, check, gan_steps, scale_sizes
+from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED, render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
@@ -68,6 +70,21 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     score, _ = critic(mixed, scale, alpha)
     (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+
+
+def played(channels: torch.Tensor, data: DataConfig, gain: float) -> torch.Tensor:
+    """Full-scale channels Tensor[B, 2, F, N] -> the channels of the sound a release plays from them,
+    Tensor[B, 2, F, N]: the last ``EDGE_FRAMES_DROPPED`` frames zeroed, inverse STFT, analysed again
+    (differentiable; without the release's peak normalisation, which only scales).
+
+    A generated spectrogram need not be the STFT of any signal: the shipped generator's lose more than
+    half of their energy through the inverse STFT (the part no signal has), and the ticks of its cymbals
+    come from that disagreement (docs/drumgan.md, session 11). Through this projection the critic
+    judges what is heard.
+    """
+    mask = torch.ones(channels.shape[-1], device=channels.device, dtype=channels.dtype)
+    mask[channels.shape[-1] - EDGE_FRAMES_DROPPED:] = 0.0
+    return spectral.to_channels(spectral.to_wave(channels * mask, data, gain), data, gain)
 
 
 class DrumGANRecipe(Recipe):
@@ -142,6 +159,9 @@ class DrumGANRecipe(Recipe):
         b = t.batch_size[scale]
         real = real_at_scale(batch["spec"][:b], self.sizes, scale, alpha)
         c_real, c_fake = batch["c"][:b], batch["c_fake"][:b]
+        hears_release = t.critic_hears_release and scale == len(self.sizes) - 1
+        if hears_release:
+            real = played(real, self.cfg.data, self.gain)
         G, D = self.nets["generator"], self.nets["critic"]
         latent = self.cfg.model.latent_dim
         for name in ("generator", "critic"):
@@ -152,6 +172,8 @@ class DrumGANRecipe(Recipe):
         z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
         with torch.no_grad():
             fake = G(z, c_fake, scale, alpha)
+            if hears_release:
+                fake = played(fake, self.cfg.data, self.gain)
         d_real, cls_real = D(real, scale, alpha)
         d_fake, _ = D(fake, scale, alpha)
         gp = gradient_penalty(D, real, fake, scale, alpha, generator)
@@ -169,6 +191,8 @@ class DrumGANRecipe(Recipe):
         try:
             z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
             fake = G(z, c_fake, scale, alpha)
+            if hears_release:
+                fake = played(fake, self.cfg.data, self.gain)
             d_gen, cls_gen = D(fake, scale, alpha)
             aux_g = F.mse_loss(cls_gen, c_fake)
             loss_g = -d_gen.mean() + t.aux_weight * aux_g
