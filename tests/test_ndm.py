@@ -137,6 +137,8 @@ def _mcnn_heads_reference(mcnn: MCNN, mel: torch.Tensor) -> tuple[torch.Tensor, 
     """The seed's computation: the stored grouped transposed convs (heads side by side), then the
     weighted head sum through the softsign and the summed mask logits."""
     x = mel * mcnn.input_gain
+    if mcnn.mel_projection is not None:                      # a low-rank first layer (mcnn.mel_rank)
+        x = mcnn.mel_projection(x)
     for i, conv in enumerate(mcnn.convs):
         x = conv(x)
         if i < len(mcnn.convs) - 1:
