@@ -32,11 +32,10 @@ from drumsynth.models.ndm.recipe import NDMRecipe, build_modules, mcnn_losses, o
 from drumsynth.models.ndm.wae import (
     ConditionalBatchNorm,
     class_mmd,
-    conv_transpose_polyphase,
     imq_kernel,
     mmd_imq,
-    polyphase_weight,
 )
+from drumsynth.nn.polyphase import conv_transpose_polyphase, transposed_conv_phases
 from drumsynth.train import Trainer, load_checkpoint, seed_everything
 
 # ---- MMD -------------------------------------------------------------------------------------------
@@ -260,8 +259,9 @@ def test_polyphase_convolution_equals_the_transposed_convolution(kernel, stride,
     weight, bias = torch.randn(3, 4, *kernel), torch.randn(4)
     conv = F.conv_transpose1d if len(kernel) == 1 else F.conv_transpose2d
     expected = conv(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding)
-    got = conv_transpose_polyphase(x, polyphase_weight(weight, stride, padding), bias.repeat(math.prod(stride)),
-                                   kernel, stride, padding, tuple(expected.shape[2:]))
+    got = conv_transpose_polyphase(x, transposed_conv_phases(weight, stride, padding),
+                                   bias.repeat(math.prod(stride)), kernel, stride, padding,
+                                   tuple(expected.shape[2:]))
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
@@ -270,7 +270,7 @@ def test_polyphase_interleave_copies_nothing_on_channels_last_rows():
     """The MCNN's layout: [B, C, 1, L] channels-last in, channels-last out, no copy of the phases."""
     x = torch.randn(2, 8, 1, 40).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(8, 4, 1, 13)
-    pw = polyphase_weight(weight, (1, 2), (0, 6))
+    pw = transposed_conv_phases(weight, (1, 2), (0, 6))
     got = conv_transpose_polyphase(x, pw, None, (1, 13), (1, 2), (0, 6), (1, 80))
     assert got.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(got, F.conv_transpose2d(x, weight, stride=(1, 2), padding=(0, 6),

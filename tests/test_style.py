@@ -20,9 +20,10 @@ from drumsynth.models import build_family_config, family_module
 from drumsynth.models.style.builder import build_modules
 from drumsynth.models.style.config import layer_group
 from drumsynth.models.style.model import StyleModel, layer_styles
-from drumsynth.models.style.networks import AdaIN, polyphase_weight
+from drumsynth.models.style.networks import AdaIN
 from drumsynth.models.style.pca import fader_offsets, principal_directions
 from drumsynth.models.style.recipe import stage_at
+from drumsynth.nn.polyphase import upsampled_conv_phases
 from drumsynth.nn.wave import UPSAMPLE, upsample
 from drumsynth.train import load_checkpoint, seed_everything
 
@@ -163,11 +164,11 @@ def test_the_decay_envelope_acts_from_its_length_on_and_fades_in_there():
 
 
 @pytest.mark.parametrize("kernel", [3, 9, 25])
-def test_the_polyphase_weight_is_the_convolution_of_the_upsampled_input(kernel):
+def test_the_upsampled_conv_phases_are_the_convolution_of_the_upsampled_input(kernel):
     torch.manual_seed(kernel)
     conv = torch.nn.Conv1d(5, 3, kernel, padding=kernel // 2, bias=False).double()
     x = torch.randn(2, 5, 40, dtype=torch.float64)
-    weight, padding = polyphase_weight(conv.weight, kernel // 2)
+    weight, padding = upsampled_conv_phases(conv.weight, kernel // 2, UPSAMPLE)
     phases = F.conv1d(x, weight, padding=padding).view(2, 3, UPSAMPLE, 40)  # row UPSAMPLE c + r: phase r
     assert torch.allclose(phases.transpose(2, 3).reshape(2, 3, -1), conv(upsample(x)), rtol=0, atol=1e-12)
 

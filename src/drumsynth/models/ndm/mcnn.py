@@ -19,7 +19,7 @@ one thread; thread-time minima of isolated layers at batch 1 / 16, ms):
   0.28 / 4.3, 0.44 / 5.0, 0.24 / 2.1);
 - the narrower ones as dense convolutions with a block-diagonal weight (PyTorch's grouped convolutions
   are slow on 2 channels per group), each in its polyphase form (two stride-1 convolutions, one per
-  output phase: :func:`drumsynth.models.ndm.wae.conv_transpose_polyphase`) on channels-last rows, where
+  output phase: :func:`drumsynth.nn.polyphase.conv_transpose_polyphase`) on channels-last rows, where
   interleaving the phases copies nothing (layer 7: 0.34 / 4.8; grouped transposed 0.67 / 8.5);
 - the last layer folds the head weights and the head sums into its weight, so it writes 2 channels
   (signal, mask) instead of 2 per head, and reads ``OUTPUT_FOLD`` consecutive samples as channels
@@ -39,7 +39,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from drumsynth.models.ndm.wae import WeightMemo, conv_transpose_polyphase, polyphase_weight
+from drumsynth.models.ndm.wae import WeightMemo
+from drumsynth.nn.polyphase import conv_transpose_polyphase, transposed_conv_phases
 
 # A grouped layer whose groups have at least this many input channels runs as a grouped transposed
 # convolution on channels-last rows; narrower ones as dense polyphase convolutions (measured on the
@@ -202,10 +203,10 @@ class MCNN(nn.Module):
             elif kind == "grouped":
                 out.append(conv.weight.unsqueeze(2))
             elif kind == "polyphase":
-                out.append(polyphase_weight(self.dense_weight(i).unsqueeze(2), (1, s), (0, p)))
+                out.append(transposed_conv_phases(self.dense_weight(i).unsqueeze(2), (1, s), (0, p)))
             else:
                 weight = folded_weight(self.output_weight(), self.output_fold, s)
-                out.append(polyphase_weight(weight.unsqueeze(2), (1, self.output_fold * s), (0, p)))
+                out.append(transposed_conv_phases(weight.unsqueeze(2), (1, self.output_fold * s), (0, p)))
         return out
 
     def layer(self, i: int, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from drumsynth.nn.polyphase import upsampled_conv_phases
 from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
 
 EPS = 1e-8
@@ -201,27 +202,6 @@ class SynthesisNetwork(nn.Module):
         return out
 
 
-def polyphase_weight(weight: torch.Tensor, padding: int) -> tuple[torch.Tensor, int]:
-    """A convolution after x4 nearest up-sampling, as one convolution at the input rate.
-
-    Up-sampling repeats every input sample ``UPSAMPLE`` times, so output sample ``UPSAMPLE i + r`` (phase
-    ``r``) sums, for each input sample near ``i``, the taps that land on its copies: the same products with
-    their weights added first, about ``UPSAMPLE`` times fewer operations and no up-sampled copy.
-
-    weight Tensor[C_out, C_in, K] (zero padding ``padding``, ``K = 2 padding + 1``) -> (Tensor[UPSAMPLE C_out,
-    C_in, 2 half + 1], half): row ``UPSAMPLE c + r`` is phase ``r`` of output channel ``c``, to use with
-    zero padding ``half``. The taps are summed in float64 and rounded once.
-    """
-    c_out, c_in, k = weight.shape
-    shift = [[(r + j - padding) // UPSAMPLE for j in range(k)] for r in range(UPSAMPLE)]
-    half = max(max(-min(row), max(row)) for row in shift)
-    phases = torch.zeros(c_out, UPSAMPLE, c_in, 2 * half + 1, dtype=torch.float64, device=weight.device)
-    for r, row in enumerate(shift):
-        for j, tap in enumerate(row):
-            phases[:, r, :, tap + half] += weight[:, :, j].double()
-    return phases.reshape(UPSAMPLE * c_out, c_in, 2 * half + 1).to(weight.dtype), half
-
-
 def _centre_(y: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """AdaIN's normalisation in two parts: y Tensor[B, C, L] centred per channel over time, in place, and
     the gain ``scale / std`` its style Tensor[B, C, 1] then asks for: (centred y, gain Tensor[B, C, 1]).
@@ -248,7 +228,7 @@ class SynthesisPlan:
     fade-in, no fresh noise).
 
     Precomputed: layer 0's normalised input (the constant plus its noise does not depend on the batch);
-    every AdaIN's affine map as one batched product; per block, the :func:`polyphase_weight` of its
+    every AdaIN's affine map as one batched product; per block, the :func:`upsampled_conv_phases` of its
     convolution (up-sampling and convolution in one step at the coarser rate, a quarter of the work) and
     its noise term ``gain * scale * noise``. Per call and block, the phases are interleaved as the noise is
     added. The last block stays in phase order (AdaIN's statistics, the 1x1 output convolution and tanh do
@@ -270,7 +250,7 @@ class SynthesisPlan:
             self._stack_affines()
             self.weights, self.paddings, self.biases, self.noise_terms = [], [], [], []
             for s, block in enumerate(net.blocks, start=1):
-                weight, padding = polyphase_weight(block.weight, block.padding[0])
+                weight, padding = upsampled_conv_phases(block.weight, block.padding[0], UPSAMPLE)
                 self.weights.append(weight)
                 self.paddings.append(padding)
                 self.biases.append(block.bias.repeat_interleave(UPSAMPLE))
