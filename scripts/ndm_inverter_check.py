@@ -104,7 +104,7 @@ def mask_ticks(model, sr: int) -> None:
         z = torch.randn(32, model.wae.latent_dim, generator=torch.Generator().manual_seed(5))
         labels = torch.full((32,), model.classes.index(name))
         with torch.no_grad():
-            mel = model._decode(model._latent(z), model._labels(labels, 32))
+            mel = model.decode_mel(z, labels)
             signal, logit = model.mcnn(mel)
         signal, logit = signal[:, :model.length], logit[:, :model.length]
         variants = [signal * (logit > 0), signal * torch.sigmoid(logit), signal]
