@@ -13,7 +13,7 @@ so that the generated hits' FAD (202 for the session-10 release) splits into wha
 CWAE's reconstruction and the prior each add.
 
 usage: python scripts/ndm_fad_sources.py [MODEL]   (default: the shipped ndm; run from the repository root
-       with the corpus cache in data/corpus; about 10 minutes on 2 cores)
+       with the corpus cache in data/corpus; it renders and embeds the train split four times)
 """
 import sys
 
