@@ -147,20 +147,21 @@ def _mcnn_heads_reference(mcnn: MCNN, mel: torch.Tensor) -> tuple[torch.Tensor, 
     return signal, heads[:, :, 1].sum(1)
 
 
-@pytest.mark.parametrize("n_mels,heads,channels,kinds", [
-    (16, 4, 16, ["dense", "grouped", "grouped", "output"]),        # 16 and 8 input channels a group
-    (16, 4, 8, ["dense", "grouped", "polyphase", "output"]),       # 8 and 4
-    (64, 2, 4, ["dense", "polyphase", "polyphase", "output"]),     # 4 and 2
+@pytest.mark.parametrize("n_mels,mel_rank,heads,channels,kinds", [
+    (160, 0, 4, 16, ["dense", "grouped", "grouped", "output"]),     # 16 and 8 input channels a group
+    (160, 0, 4, 8, ["dense", "grouped", "polyphase", "output"]),    # 8 and 4
+    (64, 0, 2, 4, ["polyphase", "polyphase", "polyphase", "output"]),   # a narrow first layer; 4 and 2
+    (160, 6, 2, 4, ["polyphase", "polyphase", "polyphase", "output"]),  # behind a low-rank projection
 ])
 @pytest.mark.parametrize("grad", [True, False])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum(n_mels, heads, channels, kinds, grad,
-                                                                       batch):
-    """Dense, grouped channels-last and polyphase layers, block-diagonal weights and the folded output layer
-    compute the seed's heads, with gradients on (training) and off (inference: memoised weights, fast ELUs,
-    the in-place binarised mask)."""
+def test_mcnn_fast_forward_equals_separate_heads_and_their_weighted_sum(n_mels, mel_rank, heads, channels, kinds,
+                                                                       grad, batch):
+    """Dense, grouped channels-last and polyphase layers (the first too, when it is narrow), the low-rank
+    projection, block-diagonal weights and the folded output layer compute the seed's heads, with gradients
+    on (training) and off (inference: memoised weights, fast ELUs, the in-place binarised mask)."""
     torch.manual_seed(0)
-    mcnn = MCNN(n_mels, heads=heads, layers=4, width=13, channels=channels)
+    mcnn = MCNN(n_mels, heads=heads, layers=4, width=13, channels=channels, mel_rank=mel_rank)
     assert mcnn.kinds == kinds and mcnn.output_fold == 4
     with torch.no_grad():
         mcnn.head_weights.copy_(torch.linspace(-1.0, 2.0, heads))
@@ -205,20 +206,22 @@ def test_fast_elu_is_the_elu_to_one_rounding_and_leaves_its_input():
     assert inference_elu(big) is big and torch.equal(big, expected)
 
 
+@pytest.mark.parametrize("mel_rank,first", [(0, "dense"), (4, "polyphase")])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_mcnn_rows_stay_channels_last_between_layers(batch):
+def test_mcnn_rows_stay_channels_last_between_layers(batch, mel_rank, first):
     """Each row layer returns channels-last rows, so the next convolution runs channels-last: at batch 1 a
     polyphase interleave can carry a batch stride that, kept by an in-place ELU, made the next convolution
-    run (and return) channels-first, ~2x slower."""
+    run (and return) channels-first, ~2x slower. A low-rank projection writes such rows itself."""
     torch.manual_seed(0)
-    mcnn = MCNN(16, heads=4, layers=6, width=13, channels=8).eval()
-    assert mcnn.kinds == ["dense", "grouped", "polyphase", "polyphase", "polyphase", "output"]
-    x = torch.rand(batch, 16, 5)
+    mcnn = MCNN(160, heads=4, layers=6, width=13, channels=8, mel_rank=mel_rank).eval()
+    assert mcnn.kinds == [first, "grouped", "polyphase", "polyphase", "polyphase", "output"]
     with torch.no_grad():
+        x = mcnn.first_input(torch.rand(batch, 160, 5))
+        assert mel_rank == 0 or x.is_contiguous(memory_format=torch.channels_last), x.stride()
         weights = mcnn.layer_weights()
         for i, weight in enumerate(weights):
             x = mcnn.layer(i, x, weight)
-            assert i == 0 or x.is_contiguous(memory_format=torch.channels_last), (i, x.stride())
+            assert first == "dense" and i == 0 or x.is_contiguous(memory_format=torch.channels_last), (i, x.stride())
             if i < len(weights) - 1:
                 x = inference_elu(x)
 

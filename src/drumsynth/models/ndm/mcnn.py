@@ -12,8 +12,10 @@ the same function as separate heads. The forward pass runs it faster still, with
 layer in the form PyTorch's CPU kernels run fastest (shipped model: 4 heads x 9 layers, 32 channels;
 one thread; thread-time minima of isolated layers at batch 1 / 16, ms):
 
-- the first (ungrouped) layer as the stored transposed convolution on ``[B, C, L]`` (2.6 / 33; on
-  channels-last rows 4.9 / 31);
+- the first (ungrouped) layer over all 512 mel bins as the stored transposed convolution on ``[B, C, L]``
+  (2.6 / 33; on channels-last rows 4.9 / 31); behind a low-rank projection (``mel_rank``, 32 channels) in
+  its polyphase form on channels-last rows (0.27 / 3.4 against 0.58 / 8.2 transposed; the projection
+  itself as a matrix product that writes those rows, no copy);
 - the grouped layers while a group has >= 8 input channels as grouped transposed convolutions on
   channels-last ``[B, C, 1, L]`` rows (layers 1-3: 0.22 / 3.5, 0.30 / 2.6, 0.21 / 1.9; as ``[B, C, L]``
   0.28 / 4.3, 0.44 / 5.0, 0.24 / 2.1);
@@ -51,6 +53,12 @@ GROUPED_MIN_CHANNELS = 8
 # The output layer reads this many consecutive input samples as channels (see :func:`space_to_depth`):
 # shipped model, batch 1 / 16: 1 -> 0.76 / 9.8 ms, 2 -> 0.64 / 7.9, 4 -> 0.45 / 6.8, 8 -> 0.71 / 10.3.
 OUTPUT_FOLD = 4
+
+# An ungrouped first layer reading at most this many channels (a low-rank one, ``mel_rank``) runs in its
+# polyphase form on channels-last rows, a wider one as the stored transposed convolution (one thread,
+# batch 1 / 16, ms: 32 inputs 0.27 / 3.4 polyphase vs 0.58 / 8.2 transposed; 64: 0.74 / 6.3 vs 0.97 / 11.7;
+# 128: 1.25 / 11.9 vs 1.35 / 16.6; 512 mel bins: 6.1 / 45 vs 4.1 / 46).
+POLYPHASE_FIRST_MAX_CHANNELS = 128
 
 # At inference an activation of at most this many elements (2 MiB of float32: one core's L2 here) takes
 # :func:`fast_elu`, a larger one PyTorch's ELU: the four passes of the former pay only while the tensor
@@ -229,15 +237,23 @@ class MCNN(nn.Module):
         return conv_transpose_polyphase(space_to_depth(x, f), weight, None, (1, k + s * (f - 1)), (1, f * s),
                                         (0, p), size)
 
+    def first_input(self, mel: torch.Tensor) -> torch.Tensor:
+        """What the first layer reads: the mel times the input gain, Tensor[B, n_mels, N]; behind a low-rank
+        projection its r channels as channels-last rows Tensor[B, r, 1, N]."""
+        x = mel * self.input_gain
+        if self.mel_projection is None:
+            return x
+        # The 1x1 projection as [B, N, n_mels] @ [n_mels, r]: the result, read as Tensor[B, r, 1, N], is the
+        # channels-last rows the polyphase first layer takes (batch 64: 4.5 ms against 7.4 as a conv).
+        return (x.transpose(1, 2) @ self.mel_projection.weight[:, :, 0].t()).transpose(1, 2).unsqueeze(2)
+
     def heads_sum(self, mel: torch.Tensor) -> torch.Tensor:
         """mel Tensor[B, n_mels, N] -> Tensor[B, 2, N * 2**layers]: the weighted sum of the heads' signals
         (before the softsign) and the sum of their mask logits; without gradients through
         :func:`inference_elu`."""
         weights = self._weights.get([*self.parameters(), *self.buffers()], self.layer_weights)
         inference = not torch.is_grad_enabled()
-        x = mel * self.input_gain
-        if self.mel_projection is not None:
-            x = self.mel_projection(x)
+        x = self.first_input(mel)
         last = len(self.convs) - 1
         for i, weight in enumerate(weights):
             x = self.layer(i, x, weight)
@@ -306,12 +322,13 @@ def factor_first_layer(weight: torch.Tensor, frames: torch.Tensor, rank: int
 
 
 def layer_kind(i: int, last: int, conv: nn.ConvTranspose1d) -> str:
-    """How MCNN layer ``i`` of ``0..last`` runs: "output" (the last), "dense" (the ungrouped first),
-    "grouped" (>= ``GROUPED_MIN_CHANNELS`` input channels a group) or "polyphase" (narrower groups)."""
+    """How MCNN layer ``i`` of ``0..last`` runs: "output" (the last), "dense" (the ungrouped first over more
+    than ``POLYPHASE_FIRST_MAX_CHANNELS`` inputs), "grouped" (>= ``GROUPED_MIN_CHANNELS`` input channels a
+    group) or "polyphase" (narrower groups, and a narrow first layer)."""
     if i == last:
         return "output"
     if i == 0:
-        return "dense"
+        return "polyphase" if conv.in_channels <= POLYPHASE_FIRST_MAX_CHANNELS else "dense"
     return "grouped" if conv.in_channels // conv.groups >= GROUPED_MIN_CHANNELS else "polyphase"
 
 
