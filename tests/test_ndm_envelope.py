@@ -11,6 +11,7 @@ import torch
 from conftest import synth_hit
 from drumsynth.data.cache import load_cache, write_cache
 from drumsynth.data.taxonomy import CLASSES
+from drumsynth.errors import DrumsynthError
 from drumsynth.metrics.listener import tick_rate
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.ndm.recipe import mcnn_losses
@@ -111,6 +112,46 @@ def test_freeze_wae_trains_the_mcnn_only(tmp_path):
                 + t.mask_weight * valid["valid/mask"] + t.envelope_weight * valid["valid/envelope"]
                 + t.stft_weight * valid["valid/stft"])
     assert valid["valid/mcnn"] == pytest.approx(expected)
+
+
+def test_freeze_mcnn_trains_the_cwae_only(tmp_path):
+    cache = _cache(tmp_path)
+    module = family_module("ndm")
+    cfg = build_family_config("ndm", "tiny", overrides=["train.freeze_mcnn=true"])
+    seed_everything(0)
+    recipe = module.build_recipe(cfg, cache)
+    train_factory, _ = module.data_factories(cfg, cache, 0, 1)
+    batch = next(iter(train_factory(torch.Generator().manual_seed(0))))
+    wae_before = {k: v.clone() for k, v in recipe.wae.state_dict().items()}
+    mcnn_before = {k: v.clone() for k, v in recipe.mcnn.state_dict().items()}
+    for m in recipe.modules().values():
+        m.train()
+    metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
+    assert {"loss/wae", "loss/mse", "loss/mmd"} <= set(metrics) and "loss/mcnn" not in metrics
+    assert all(torch.equal(v, mcnn_before[k]) for k, v in recipe.mcnn.state_dict().items())
+    assert any(not torch.equal(v, wae_before[k]) for k, v in recipe.wae.state_dict().items())
+
+
+def test_freezing_both_networks_is_refused():
+    from drumsynth.models.ndm.config import check
+
+    config = build_family_config("ndm", "tiny", overrides=["train.freeze_mcnn=true", "train.freeze_wae=true"])
+    with pytest.raises(DrumsynthError, match="nothing to train"):
+        check(config)
+
+
+def test_the_cwae_preset_continues_the_shipped_autoencoder_only():
+    """``--init ndm --preset cwae`` trains the CWAE alone, although the shipped release was an inverter
+    continuation (its config says freeze_wae = true), and changes no architecture key."""
+    from drumsynth.config import load_toml
+    from drumsynth.models import preset_path
+    from drumsynth.models.ndm.config import Config
+    from drumsynth.train.finetune import finetune_config, load_init
+
+    overlay = load_toml(preset_path("ndm", "cwae"))
+    assert set(overlay) == {"train"}
+    config = finetune_config(Config, load_init("ndm"), [overlay], ["train.max_steps=5"])
+    assert config.train.freeze_mcnn is True and config.train.freeze_wae is False
 
 
 def test_the_inverter_preset_continues_a_model_without_touching_its_architecture():

@@ -135,6 +135,8 @@ class TrainConfig:
         STFTs of these sizes, the neural vocoders' loss; the seed's terms see only the mel); 0 = off
     freeze_wae : train the MCNN only and leave the CWAE as it is (an MCNN continuation of a trained
         model, ``drumsynth train --init``: its codes, PCA and class priors stay the same)
+    freeze_mcnn : train the CWAE only and leave the MCNN as it is (a CWAE continuation of a trained model;
+        ``release_extra`` refits the PCA and class priors to the new codes)
     grad_clip : clip each network's gradient norm to this (0 = off)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
@@ -163,6 +165,7 @@ class TrainConfig:
     stft_weight: float = 0.0
     stft_ffts: list[int] = field(default_factory=lambda: [256, 1024, 4096])
     freeze_wae: bool = False
+    freeze_mcnn: bool = False
     grad_clip: float = 0.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -226,6 +229,8 @@ def check(config: Config) -> Config:
             f"data.hop_length = {d.hop_length}")
     if c.width < 3 or c.width % 2 == 0:
         raise DrumsynthError(f"mcnn.width must be odd and >= 3 (exact x2 upsampling), got {c.width}")
+    if t.freeze_wae and t.freeze_mcnn:
+        raise DrumsynthError("train.freeze_wae and train.freeze_mcnn together leave nothing to train")
     if c.mel_rank >= d.n_mels:
         raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
                              f"got {c.mel_rank}")

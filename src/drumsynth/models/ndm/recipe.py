@@ -14,7 +14,8 @@ side by side, and one run yields one release file):
   fine-time band-envelope gap to the clip (:func:`drumsynth.nn.wave.band_envelope_distance`) and a
   multi-resolution STFT term (:func:`drumsynth.nn.wave.spectral_loss`).
 
-With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter). A run with
+With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter), with
+``train.freeze_mcnn`` only the CWAE (a continuation of its autoencoder). A run with
 ``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
 frames (:func:`mcnn.factor_first_layer`) and trains on from there.
 
@@ -196,8 +197,15 @@ class NDMRecipe(Recipe):
 
         if not t.freeze_wae:
             metrics.update(self.wae_step(batch, generator))
+        if not t.freeze_mcnn:
+            metrics.update(self.mcnn_step(batch))
+        metrics["lr/wae"] = self.plateaus["wae"].lr()
+        metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
+        return metrics
 
-        # -- MCNN --
+    def mcnn_step(self, batch: dict[str, torch.Tensor]) -> Metrics:
+        """One MCNN update on the batch's uniform clips (a share of their mels the CWAE's round trip)."""
+        t = self.cfg.train
         # In use the MCNN only ever inverts the decoder's mels, which are smoother than real ones
         # (with the first shipped model, Griffin-Lim kept cymbals that the MCNN turned into snares).
         mcnn_mel = batch["mcnn_mel"]
@@ -212,10 +220,8 @@ class NDMRecipe(Recipe):
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.mcnn.parameters(), t.grad_clip)
         opt.step()
-        metrics.update({k: v.item() for k, v in terms.items()})
+        metrics = {k: v.item() for k, v in terms.items()}
         self.plateaus["mcnn"].observe(metrics["loss/mcnn"])
-        metrics["lr/wae"] = self.plateaus["wae"].lr()
-        metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
         return metrics
 
     def wae_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
