@@ -105,3 +105,27 @@ def test_the_decoders_polyphase_inference_matches_its_training_path():
         fast = wae.decode(z, labels)
     assert torch.allclose(fast, wae.decode(z, labels), atol=1e-5)
     assert len(wae.decoder.hidden_weights()) == 1                  # the polyphase layer ran: [4 -> 8 -> 4 -> 1]
+
+
+def test_a_finetune_with_new_cwae_widths_keeps_the_mcnn_and_trains_a_new_cwae(base, kit, tmp_path):  # noqa: F811
+    """``--init MODEL --set model.channels=...``: the init's MCNN, bit for bit when frozen, beside a new CWAE of
+    the asked widths; the init's PCA and class priors belong to the old codes, so none is inherited."""
+    from drumsynth.models import family_module
+
+    assert finetune(base, kit, tmp_path / "run", "--steps", "2", "--set", "model.channels=[6, 8]",
+                    "--set", "model.fc=[24]", "--set", "train.freeze_mcnn=true") == 0
+    start, tuned = load_checkpoint(base), load_checkpoint(tmp_path / "run" / "release.pt")
+    assert tuned["config"]["model"]["channels"] == [6, 8] and tuned["config"]["model"]["fc"] == [24]
+    for name, value in start["model"]["mcnn"].items():
+        assert torch.equal(tuned["model"]["mcnn"][name], value), name
+    assert tuned["model"]["wae"]["encoder.convs.0.weight"].shape[0] == 6
+    assert not tuned["extra"].get("inherited_classes")
+    model = family_module("ndm").load_model(tuned)
+    hits = model.generate(model.sample_latent(2, torch.Generator().manual_seed(0)), torch.tensor([0, 1]))
+    assert hits.shape == (2, model.length) and torch.isfinite(hits).all()
+
+
+def test_new_cwae_widths_with_a_frozen_cwae_are_refused(base, kit, tmp_path, capsys):  # noqa: F811
+    assert finetune(base, kit, tmp_path / "run", "--steps", "1", "--set", "model.channels=[6, 8]",
+                    "--set", "train.freeze_wae=true") == 2
+    assert "train.freeze_wae must be false" in capsys.readouterr().err

@@ -8,7 +8,8 @@ enough to move a trained one towards its sound. The rules, in the order the CLI 
 - **Architecture**: the run keeps the init checkpoint's whole config. The user's preset, ``--config``
   files and ``--set`` overrides may change the ``train`` section and the training-data settings in
   :data:`FREE_KEYS` only, and the keys a family's config lists in ``INIT_CONVERTIBLE`` (its recipe turns
-  the init's weights into the new shape: ndm's ``mcnn.mel_rank``); any other difference is a
+  the init's weights into the new shape: ndm's ``mcnn.mel_rank``, or its CWAE widths, which start a new
+  CWAE beside the init's MCNN); any other difference is a
   ``DrumsynthError`` naming the keys (:func:`finetune_config`). The DSP settings (rate, length, STFT) therefore always match the model.
 - **Weights**: every module the recipe trains loads the checkpoint's weights strictly
   (:meth:`drumsynth.train.recipe.Recipe.init_from`); optimiser states start fresh.

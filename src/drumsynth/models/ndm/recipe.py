@@ -254,13 +254,26 @@ class NDMRecipe(Recipe):
     def init_from(self, checkpoint: dict[str, Any]) -> None:
         """Fine-tuning: the checkpoint's weights and feature statistics (buffers of the CWAE and the
         MCNN's input gain: the networks were trained on that scale), and its PCA and class priors for
-        the classes this run's data lacks (:meth:`release_extra`)."""
+        the classes this run's data lacks (:meth:`release_extra`).
+
+        A run whose CWAE has other widths than the checkpoint's (``model.channels`` / ``model.fc``, the
+        config's ``CWAE_SHAPE``) keeps only the checkpoint's MCNN and trains a new CWAE from its own
+        initialisation and this run's statistics; the old codes mean nothing to it, so no PCA entry or class
+        prior is inherited."""
         extra = checkpoint.get("extra") or {}
         classes = list(extra.get("classes", CLASSES))
         if classes != list(self.classes):
             raise DrumsynthError(f"--init: the checkpoint's classes {classes} are not ndm's {list(self.classes)}")
+        stored_model = (checkpoint.get("config") or {}).get("model") or {}
+        new_wae = any(key in stored_model and list(stored_model[key]) != list(getattr(self.cfg.model, key))
+                      for key in Config.CWAE_SHAPE)
+        if new_wae:
+            if self.cfg.train.freeze_wae:
+                raise DrumsynthError("--init with new CWAE widths (model.channels / model.fc) trains a new CWAE: "
+                                     "train.freeze_wae must be false")
+            checkpoint = {**checkpoint, "model": {**checkpoint["model"], "wae": self.wae.state_dict()}}
         super().init_from(self.with_factored_mcnn(checkpoint))
-        self.init_extra = extra
+        self.init_extra = None if new_wae else extra
 
     def with_factored_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint as this run's MCNN can load it: when the run has a mel projection
