@@ -33,6 +33,7 @@ from drumsynth.metrics.report import (
     real_set,
     table1_set,
 )
+from drumsynth.models.ndm import latent_prior
 
 N_PER_CLASS = 64
 N_BOOT = 200
@@ -56,7 +57,9 @@ def variant_codes(session: Session, name: str, codes: dict[str, torch.Tensor], c
     kind, _, value = name.partition(" ")
     if kind == "class":
         t = float(value.removeprefix("x ")) if value else 1.0
-        return gaussian["mean"] + t * noise @ gaussian["scale"].T
+        one_hot = torch.zeros(N_PER_CLASS, len(model.classes))
+        one_hot[:, model.classes.index(cls)] = 1.0
+        return latent_prior.sample(model.latent_prior, model.classes, one_hot, t * noise)
     if kind == "kde":
         pick = torch.randint(len(codes[cls]), (N_PER_CLASS,), generator=generator)
         return codes[cls][pick] + float(value) * noise @ gaussian["scale"].T

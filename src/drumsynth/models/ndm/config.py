@@ -203,8 +203,8 @@ class Config:
     # Architecture keys a run may change from its ``--init`` model (drumsynth.train.finetune): the recipe
     # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors), or,
     # for the CWAE's widths (CWAE_SHAPE), starts a new CWAE beside the init's MCNN (NDMRecipe.init_from).
-    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", "model.channels", "model.fc")
     CWAE_SHAPE: ClassVar[tuple[str, ...]] = ("channels", "fc")
+    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", *(f"model.{key}" for key in CWAE_SHAPE))
 
 
 def n_frames(data: DataConfig) -> int:
