@@ -102,9 +102,11 @@ def test_paper_scales_are_the_seeds_1024_by_48_grown_from_32_by_3():
         (32, 3), (64, 3), (128, 6), (256, 12), (512, 24), (1024, 48)]
 
 
-@pytest.mark.parametrize("class_bias,smooth", [(False, False), (True, False), (True, True)])
-def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias, smooth):
-    config = tiny_config(f"model.class_bias={str(class_bias).lower()}", f"model.smooth_upsample={str(smooth).lower()}")
+@pytest.mark.parametrize("class_bias,smooth,gate", [(False, False, False), (True, False, False), (True, True, False),
+                                                    (True, False, True)])
+def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias, smooth, gate):
+    config = tiny_config(f"model.class_bias={str(class_bias).lower()}", f"model.smooth_upsample={str(smooth).lower()}",
+                         f"model.output_gate={str(gate).lower()}")
     sizes = scale_sizes(config)
     torch.manual_seed(0)
     generator, critic, _ = build_modules(config)
@@ -137,6 +139,28 @@ def test_smooth_upsampling_blends_neighbouring_frames():
     config = tiny_config("model.smooth_upsample=true")
     assert build_modules(config)[0].upsample_features is upsample_smooth
     assert build_modules(tiny_config())[0].upsample_features is upsample
+
+
+def test_output_gate_scales_both_parts_and_reaches_silence():
+    """With ``model.output_gate`` every scale's output layer writes a third channel g and the spectrum is
+    (real, imaginary) * sigmoid(g): a gate bias driven negative silences every bin whatever the features."""
+    config = tiny_config("model.output_gate=true")
+    torch.manual_seed(0)
+    generator = build_modules(config)[0]
+    assert all(layer.weight.shape[0] == 3 for layer in generator.to_spec)
+    z, c = torch.randn(3, config.model.latent_dim), torch.rand(3, 3)
+    last = generator.n_scales - 1
+    with torch.no_grad():
+        gated = generator(z, c)
+        generator.output_gate = False
+        raw = generator(z, c)
+        assert raw.shape[1] == 3 and gated.shape[1] == 2
+        assert torch.allclose(gated, raw[:, :2] * torch.sigmoid(raw[:, 2:]), atol=1e-6)
+        generator.output_gate = True
+        generator.to_spec[last].bias[2] = -30.0
+        silent = generator(z, c)
+    assert silent.abs().max() < 1e-9 * raw[:, :2].abs().max()
+    assert build_modules(tiny_config())[0].to_spec[last].weight.shape[0] == 2
 
 
 def test_class_bias_gives_the_finest_block_the_class():

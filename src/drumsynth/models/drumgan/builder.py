@@ -18,5 +18,6 @@ def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Gener
     check(config)
     kwargs = generator_kwargs(config, n_classes)
     return (Generator(**kwargs, class_bias=config.model.class_bias,
-                      smooth_upsample=config.model.smooth_upsample), Critic(**kwargs),
+                      smooth_upsample=config.model.smooth_upsample,
+                      output_gate=config.model.output_gate), Critic(**kwargs),
             Encoder(**encoder_kwargs(config, n_classes)))

@@ -66,6 +66,9 @@ class ModelConfig:
         nearest neighbour (ours; issue 14: nearest-neighbour copies of whole frames were the first
         suspect for the broadband ticks of run 5). The fade-in skip path stays nearest, so the fade-in
         equivalence holds either way
+    output_gate : the generator's output layer writes a third channel g and the spectrum is (real,
+        imaginary) * sigmoid(g) (ours; issue 14: run 5's kick and snare ticks sit in a broadband
+        magnitude floor that a linear output layer cannot easily bring to silence)
     """
 
     latent_dim: int = 128
@@ -73,6 +76,7 @@ class ModelConfig:
     factors: list[list[int]] = field(default_factory=lambda: [[2, 1], [2, 2], [2, 2], [2, 2], [2, 2]])
     class_bias: bool = False
     smooth_upsample: bool = False
+    output_gate: bool = False
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "channels": "count"})

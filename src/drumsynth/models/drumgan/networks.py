@@ -69,9 +69,10 @@ class Generator(nn.Module):
     """[z, c] -> complex-STFT channels, grown progressively (see the module docstring)."""
 
     def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]],
-                 class_bias: bool = False, smooth_upsample: bool = False) -> None:
+                 class_bias: bool = False, smooth_upsample: bool = False, output_gate: bool = False) -> None:
         super().__init__()
         self.upsample_features = upsample_smooth if smooth_upsample else upsample
+        self.output_gate = output_gate
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.channels, self.sizes = list(channels), [tuple(s) for s in sizes]
         f0, n0 = self.sizes[0]
@@ -87,7 +88,10 @@ class Generator(nn.Module):
         for s in range(1, len(channels)):
             self.blocks.append(nn.Sequential(*conv_block(channels[s - 1], channels[s], True),
                                              *conv_block(channels[s], channels[s], True)))
-        self.to_spec = nn.ModuleList([EqualConv2d(ch, 2, 1, gain=1.0) for ch in channels])
+        # With the output gate a third channel g scales both parts by sigmoid(g): a linear layer reaches
+        # silence only where its inputs cancel, while a gate driven negative does so from any features
+        # (the broadband floor behind run 5's ticks, docs/drumgan.md, session 13).
+        self.to_spec = nn.ModuleList([EqualConv2d(ch, 3 if output_gate else 2, 1, gain=1.0) for ch in channels])
         # Optionally c also reaches every finer block, as a per-channel bias of its (up-sampled) input.
         # The coarse grid fixes the envelope and the broad spectral slope, but the upper octaves are
         # made by the fine blocks alone; without c there they add the same high band to every class,
@@ -114,11 +118,19 @@ class Generator(nn.Module):
             if self.class_bias is not None:
                 up = up + self.class_bias[s - 1](c)[:, :, None, None]
             h = self.blocks[s](up)
-        out = self.to_spec[scale](h)
+        out = self.spectrum(scale, h)
         if scale > 0 and alpha < 1.0:
-            skip = upsample(self.to_spec[scale - 1](previous), factor(self.sizes, scale))
+            skip = upsample(self.spectrum(scale - 1, previous), factor(self.sizes, scale))
             out = torch.lerp(skip, out, alpha)
         return out
+
+    def spectrum(self, scale: int, h: torch.Tensor) -> torch.Tensor:
+        """Block features Tensor[B, channels[scale], F, N] -> (real, imaginary) Tensor[B, 2, F, N], gated
+        when ``output_gate`` is set."""
+        out = self.to_spec[scale](h)
+        if not self.output_gate:
+            return out
+        return out[:, :2] * torch.sigmoid(out[:, 2:])
 
 
 class Critic(nn.Module):
