@@ -176,3 +176,37 @@ def test_fine_tuning_the_shipped_model_trains_both_networks_with_our_terms():
     assert config.train.envelope_weight > 0 and config.train.stft_weight > 0
     continued = finetune_config(Config, init, [load_toml(preset_path("ndm", "inverter"))], ["train.max_steps=5"])
     assert continued.train.freeze_wae is True
+
+
+def test_the_adversarial_term_trains_the_cwae_and_its_critic_and_the_release_keeps_no_critic(tmp_path):
+    _, recipe, metrics, moved, _ = _one_step(tmp_path, ["train.adversarial_weight=0.1", "train.freeze_mcnn=true",
+                                                        "train.critic_channels=[4, 8]"])
+    assert {"loss/adv_g", "loss/adv_d", "critic/real", "critic/fake", "loss/mse"} <= set(metrics)
+    assert moved == {"wae": True, "mcnn": False, "mel_critic": True}
+    assert recipe.release_modules() == ["wae", "mcnn"]
+    # One critic step on a fresh pair: the hinge loss counts both sides.
+    assert metrics["loss/adv_d"] == pytest.approx(max(0.0, 1 - metrics["critic/real"]) + max(0.0, 1 + metrics["critic/fake"]),
+                                                  abs=1e-5)
+    assert metrics["loss/wae"] == pytest.approx(metrics["loss/mse"] + 10.0 * metrics["loss/mmd"]
+                                                + 0.1 * metrics["loss/adv_g"], rel=1e-5)
+
+
+def test_the_adversarial_term_moves_the_decoder_by_its_weight(tmp_path):
+    """The same step (same batch, codes, critic) with the weight near 0 and at 1: the critic's gradient
+    changes the decoder's update."""
+    common = ["train.freeze_mcnn=true", "train.critic_channels=[4, 8]"]
+    _, faint, _, _, _ = _one_step(tmp_path / "a", [*common, "train.adversarial_weight=1e-9"])
+    _, strong, _, _, _ = _one_step(tmp_path / "b", [*common, "train.adversarial_weight=1.0"])
+    # Parameters only: batch-norm statistics are the same in both.
+    faint_params, strong_params = dict(faint.wae.decoder.named_parameters()), dict(strong.wae.decoder.named_parameters())
+    assert any(not torch.allclose(faint_params[k], strong_params[k], atol=1e-6) for k in faint_params)
+    assert all(torch.equal(a, b) for a, b in zip(faint.mel_critic.state_dict().values(),
+                                                  strong.mel_critic.state_dict().values()))
+
+
+def test_the_adversarial_term_with_a_frozen_cwae_is_refused():
+    from drumsynth.models.ndm.config import check
+
+    config = build_family_config("ndm", "tiny", overrides=["train.freeze_wae=true", "train.adversarial_weight=0.1"])
+    with pytest.raises(DrumsynthError, match="adversarial_weight"):
+        check(config)

@@ -137,6 +137,11 @@ class TrainConfig:
         model, ``drumsynth train --init``: its codes, PCA and class priors stay the same)
     freeze_mcnn : train the CWAE only and leave the MCNN as it is (a CWAE continuation of a trained model;
         ``release_extra`` refits the PCA and class priors to the new codes)
+    adversarial_weight : weight of the CWAE's adversarial term (``loss/adv_g``): a class-conditional patch
+        critic on standardised log-mels (:class:`drumsynth.models.ndm.mel_critic.MelCritic`, hinge loss)
+        judges the training clips against the decoder's mels of prior codes; 0 = the seed's MSE-only CWAE.
+        Ours, see docs/ndm.md
+    critic_channels, critic_lr : the critic's conv widths and its Adam learning rate (betas 0.5, 0.9)
     grad_clip : clip each network's gradient norm to this (0 = off)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
@@ -166,6 +171,9 @@ class TrainConfig:
     stft_ffts: list[int] = field(default_factory=lambda: [256, 1024, 4096])
     freeze_wae: bool = False
     freeze_mcnn: bool = False
+    adversarial_weight: float = 0.0
+    critic_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    critic_lr: float = 2e-4
     grad_clip: float = 0.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -185,7 +193,8 @@ class TrainConfig:
             "mcnn_plateau_factor": "share", "mcnn_plateau_patience": "non_negative",
             "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
             "sc_log_eps": "positive", "envelope_weight": "non_negative", "stft_weight": "non_negative",
-            "stft_ffts": "count", "grad_clip": "non_negative", "log_every": "non_negative",
+            "stft_ffts": "count", "adversarial_weight": "non_negative", "critic_channels": "count",
+            "critic_lr": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})
@@ -233,6 +242,8 @@ def check(config: Config) -> Config:
         raise DrumsynthError(f"mcnn.width must be odd and >= 3 (exact x2 upsampling), got {c.width}")
     if t.freeze_wae and t.freeze_mcnn:
         raise DrumsynthError("train.freeze_wae and train.freeze_mcnn together leave nothing to train")
+    if t.freeze_wae and t.adversarial_weight > 0:
+        raise DrumsynthError("train.adversarial_weight trains the CWAE's decoder: train.freeze_wae must be false")
     if c.mel_rank >= d.n_mels:
         raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
                              f"got {c.mel_rank}")
