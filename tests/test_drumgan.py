@@ -358,6 +358,32 @@ def test_critic_hears_release_leaves_the_coarser_scales_alone(tiny_cache):
         assert torch.equal(a, b)
 
 
+def gan_step_metrics(cache, step: int, *overrides: str) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """One GAN step of a fresh tiny recipe (same init, batch and draws every call): (metrics, the generator's
+    state after the step)."""
+    config = tiny_config(*overrides)
+    seed_everything(0)
+    recipe = family_module("drumgan").build_recipe(config, cache)
+    train_data, _ = family_module("drumgan").data_factories(config, cache)
+    batch = next(iter(train_data(torch.Generator().manual_seed(0))))
+    metrics = recipe.train_step(batch, step, torch.Generator().manual_seed(1))
+    return metrics, snapshot(recipe.generator)
+
+
+def test_class_spectrum_term_joins_the_generator_loss_at_the_last_scale_only(tiny_cache):
+    config = tiny_config()
+    last, coarser = gan_steps(config.train) - 1, sum(config.train.stage_steps[:5]) - 1
+    plain, g_plain = gan_step_metrics(tiny_cache, last)
+    weighted, g_weighted = gan_step_metrics(tiny_cache, last, "train.class_spectrum=2.0")
+    assert "loss/class_spectrum" not in plain and weighted["loss/class_spectrum"] > 0
+    # The critic's step comes first and is the same; the generator's loss gains the weighted term.
+    assert weighted["loss/d"] == pytest.approx(plain["loss/d"], rel=1e-5)
+    assert weighted["loss/g"] == pytest.approx(plain["loss/g"] + 2.0 * weighted["loss/class_spectrum"], rel=1e-4)
+    assert any(not torch.equal(g_plain[k], g_weighted[k]) for k in g_plain)
+    early, _ = gan_step_metrics(tiny_cache, coarser, "train.class_spectrum=2.0")
+    assert "loss/class_spectrum" not in early
+
+
 def test_soft_labels_are_the_classifiers_3_class_probabilities(tiny_cache):
     data = tiny_config().data
     specs = gdata.build_specset(tiny_cache, "train", data)

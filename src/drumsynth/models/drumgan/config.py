@@ -133,6 +133,11 @@ class TrainConfig:
         the generator is scored on the sound it makes, not on spectrogram parts the inverse STFT discards.
         Ours (issue 14: the shipped generator's spectrograms lose more than half of their energy through
         the inverse STFT, and its cymbal ticks come from that disagreement; docs/drumgan.md, session 11)
+    class_spectrum : weight of the class-spectrum term at the last scale (the dB gap between the per-class
+        mean log-spectrograms of the generated and the real clips of a step, as the style family's; 0 = off).
+        Ours (issue 14: run 5's kicks and snares keep a broadband floor 35-41 dB down in their decay, where
+        the real kits have -92 dB, and the Wasserstein critic lets it be; in dB it is as large as the
+        attack; docs/drumgan.md, session 13)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: see ``g_ema_decay``)
     """
@@ -154,6 +159,7 @@ class TrainConfig:
     encoder_real: float = 0.0
     select_per_class: int = 0
     critic_hears_release: bool = False
+    class_spectrum: float = 0.0
     log_every: int = 100
     checkpoint_every: int = 2000
     preview_every: int = 0
@@ -170,6 +176,7 @@ class TrainConfig:
             "drift_weight": "non_negative", "aux_weight": "non_negative", "g_ema_decay": "decay",
             "encoder_batch": "count", "encoder_lr": "positive", "encoder_alpha": "non_negative",
             "encoder_beta": "non_negative", "encoder_real": "non_negative", "select_per_class": "non_negative",
+            "class_spectrum": "non_negative",
             "log_every": "non_negative", "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})

@@ -14,6 +14,10 @@ The schedule is a function of the step alone (resume-exact):
   plus ``encoder_real MSE(L(G(E(L(x)))), L(x))`` on the batch's real training clips x (``loss/e_real``).
 - With ``train.critic_hears_release``, the last scale's critic sees real and generated channels
   through :func:`played` (edge frames zeroed, inverse STFT, analysed again): what the release plays.
+- With ``train.class_spectrum`` > 0, the last scale's generator loss also holds ``class_spectrum`` times the
+  dB gap between the per-class mean log-spectrogram of the released sounds of its batch and that of the
+  step's real clips (``loss/class_spectrum``, :func:`drumsynth.nn.wave.class_spectrum_distance`, the style
+  family's term; soft labels weight the means).
 - With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
   generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
   encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
@@ -40,6 +44,7 @@ from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, DataConfig, check, gan_steps, scale_sizes
 from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED, render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
+from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection
@@ -82,9 +87,15 @@ def played(channels: torch.Tensor, data: DataConfig, gain: float) -> torch.Tenso
     come from that disagreement (docs/drumgan.md, session 11). Through this projection the critic
     judges what is heard.
     """
+    return spectral.to_channels(released_wave(channels, data, gain), data, gain)
+
+
+def released_wave(channels: torch.Tensor, data: DataConfig, gain: float) -> torch.Tensor:
+    """Full-scale channels Tensor[B, 2, F, N] -> the clips a release plays from them, Tensor[B, length]:
+    the last ``EDGE_FRAMES_DROPPED`` frames zeroed, inverse STFT (differentiable; not peak-normalised)."""
     mask = torch.ones(channels.shape[-1], device=channels.device, dtype=channels.dtype)
     mask[channels.shape[-1] - EDGE_FRAMES_DROPPED:] = 0.0
-    return spectral.to_channels(spectral.to_wave(channels * mask, data, gain), data, gain)
+    return spectral.to_wave(channels * mask, data, gain)
 
 
 class DrumGANRecipe(Recipe):
@@ -159,7 +170,12 @@ class DrumGANRecipe(Recipe):
         b = t.batch_size[scale]
         real = real_at_scale(batch["spec"][:b], self.sizes, scale, alpha)
         c_real, c_fake = batch["c"][:b], batch["c_fake"][:b]
-        hears_release = t.critic_hears_release and scale == len(self.sizes) - 1
+        last_scale = scale == len(self.sizes) - 1
+        hears_release = t.critic_hears_release and last_scale
+        spectrum_term = t.class_spectrum > 0 and last_scale
+        if spectrum_term:
+            with torch.no_grad():
+                real_means, real_present = class_mean_spectra(released_wave(real, self.cfg.data, self.gain), c_real)
         if hears_release:
             real = played(real, self.cfg.data, self.gain)
         G, D = self.nets["generator"], self.nets["critic"]
@@ -191,11 +207,18 @@ class DrumGANRecipe(Recipe):
         try:
             z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
             fake = G(z, c_fake, scale, alpha)
+            extra: Metrics = {}
+            loss_g = fake.new_zeros(())
+            if spectrum_term:
+                distance = class_spectrum_distance(released_wave(fake, self.cfg.data, self.gain), c_fake,
+                                                   real_means, real_present)
+                loss_g = t.class_spectrum * distance
+                extra["loss/class_spectrum"] = distance.item()
             if hears_release:
                 fake = played(fake, self.cfg.data, self.gain)
             d_gen, cls_gen = D(fake, scale, alpha)
             aux_g = F.mse_loss(cls_gen, c_fake)
-            loss_g = -d_gen.mean() + t.aux_weight * aux_g
+            loss_g = loss_g - d_gen.mean() + t.aux_weight * aux_g
             opt = self._optimizers["generator"]
             opt.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -206,7 +229,7 @@ class DrumGANRecipe(Recipe):
         self._update_ema(step)
         return {"loss/d": loss_d.item(), "loss/g": loss_g.item(), "loss/gp": gp.item(),
                 "loss/wasserstein": wasserstein.item(), "loss/aux_d": aux_d.item(), "loss/aux_g": aux_g.item(),
-                "stage/scale": float(scale), "stage/alpha": float(alpha)}
+                "stage/scale": float(scale), "stage/alpha": float(alpha), **extra}
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
