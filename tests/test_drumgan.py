@@ -323,18 +323,29 @@ def test_played_channels_are_the_sound_the_release_plays():
     assert torch.allclose(spectral.to_wave(out, data), spectral.to_wave(masked, data), atol=1e-5)
 
 
-def critic_inputs(cache, step: int, *overrides: str) -> tuple[list[torch.Tensor], bool]:
-    """One GAN step of a fresh tiny recipe (same init, batch and draws every call): (the critic's inputs
-    in call order: real, fake, the penalty's mixture, the generator step's fake; whether G changed)."""
+def fresh_gan_step(cache, step: int, *overrides: str, before_step=None) -> tuple[DrumGANRecipe, dict[str, float]]:
+    """One GAN step of a fresh tiny recipe (same init, batch and draws every call): (the recipe after it,
+    its metrics). ``before_step(recipe)`` runs just before the step."""
     config = tiny_config(*overrides)
     seed_everything(0)
     recipe = family_module("drumgan").build_recipe(config, cache)
     train_data, _ = family_module("drumgan").data_factories(config, cache)
     batch = next(iter(train_data(torch.Generator().manual_seed(0))))
+    if before_step is not None:
+        before_step(recipe)
+    return recipe, recipe.train_step(batch, step, torch.Generator().manual_seed(1))
+
+
+def critic_inputs(cache, step: int, *overrides: str) -> tuple[list[torch.Tensor], bool]:
+    """One GAN step of a fresh tiny recipe: (the critic's inputs in call order: real, fake, the penalty's
+    mixture, the generator step's fake; whether G changed)."""
     seen: list[torch.Tensor] = []
-    recipe.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
-    before = snapshot(recipe.generator)
-    recipe.train_step(batch, step, torch.Generator().manual_seed(1))
+    before: dict[str, torch.Tensor] = {}
+
+    def watch(recipe: DrumGANRecipe) -> None:
+        recipe.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+        before.update(snapshot(recipe.generator))
+    recipe, _ = fresh_gan_step(cache, step, *overrides, before_step=watch)
     return seen, changed(before, recipe.generator)
 
 
@@ -358,29 +369,18 @@ def test_critic_hears_release_leaves_the_coarser_scales_alone(tiny_cache):
         assert torch.equal(a, b)
 
 
-def gan_step_metrics(cache, step: int, *overrides: str) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """One GAN step of a fresh tiny recipe (same init, batch and draws every call): (metrics, the generator's
-    state after the step)."""
-    config = tiny_config(*overrides)
-    seed_everything(0)
-    recipe = family_module("drumgan").build_recipe(config, cache)
-    train_data, _ = family_module("drumgan").data_factories(config, cache)
-    batch = next(iter(train_data(torch.Generator().manual_seed(0))))
-    metrics = recipe.train_step(batch, step, torch.Generator().manual_seed(1))
-    return metrics, snapshot(recipe.generator)
-
-
 def test_class_spectrum_term_joins_the_generator_loss_at_the_last_scale_only(tiny_cache):
     config = tiny_config()
     last, coarser = gan_steps(config.train) - 1, sum(config.train.stage_steps[:5]) - 1
-    plain, g_plain = gan_step_metrics(tiny_cache, last)
-    weighted, g_weighted = gan_step_metrics(tiny_cache, last, "train.class_spectrum=2.0")
+    plain_recipe, plain = fresh_gan_step(tiny_cache, last)
+    weighted_recipe, weighted = fresh_gan_step(tiny_cache, last, "train.class_spectrum=2.0")
+    g_plain, g_weighted = snapshot(plain_recipe.generator), snapshot(weighted_recipe.generator)
     assert "loss/class_spectrum" not in plain and weighted["loss/class_spectrum"] > 0
     # The critic's step comes first and is the same; the generator's loss gains the weighted term.
     assert weighted["loss/d"] == pytest.approx(plain["loss/d"], rel=1e-5)
     assert weighted["loss/g"] == pytest.approx(plain["loss/g"] + 2.0 * weighted["loss/class_spectrum"], rel=1e-4)
     assert any(not torch.equal(g_plain[k], g_weighted[k]) for k in g_plain)
-    early, _ = gan_step_metrics(tiny_cache, coarser, "train.class_spectrum=2.0")
+    _, early = fresh_gan_step(tiny_cache, coarser, "train.class_spectrum=2.0")
     assert "loss/class_spectrum" not in early
 
 

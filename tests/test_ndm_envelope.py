@@ -204,6 +204,13 @@ def test_the_adversarial_term_moves_the_decoder_by_its_weight(tmp_path):
                                                   strong.mel_critic.state_dict().values()))
 
 
+def test_the_adversarial_term_under_torchrun_is_refused(tmp_path):
+    cfg = build_family_config("ndm", "tiny", overrides=["train.adversarial_weight=0.1"])
+    with pytest.raises(DrumsynthError, match="one process"):
+        family_module("ndm").data_factories(cfg, _cache(tmp_path), 0, 2)
+    family_module("ndm").data_factories(cfg, _cache(tmp_path / "one"), 0, 1)
+
+
 def test_the_adversarial_term_with_a_frozen_cwae_is_refused():
     from drumsynth.models.ndm.config import check
 

@@ -249,24 +249,23 @@ class NDMRecipe(Recipe):
         x = self.wae.normalise(batch["mel"])
         labels = batch["label"]
         weights = one_hot(labels, len(self.classes))
+        prior = torch.randn(len(x), self.wae.latent_dim, generator=generator, device=generator.device).to(x)
         metrics: Metrics = {}
         if self.mel_critic is None:
             x_hat, z = self.nets["wae"](x, weights)
-            prior = torch.randn(z.shape, generator=generator, device=generator.device).to(z)
         else:
             # The prior codes are decoded in the same batch as the clips' codes: decoded apart, their batch
             # statistics pulled the decoder's running ones away from the reconstructions' (valid MSE 0.159
             # against 0.144 re-estimated, step 100 of the first run). Outside the DDP wrapper: the
-            # adversarial term is a single-process feature.
+            # adversarial term is a single-process feature (data_factories refuses it under torchrun).
             z = self.wae.encode(x, weights)
-            prior = torch.randn(z.shape, generator=generator, device=generator.device).to(z)
             x_hat, fake = self.wae.decode(torch.cat([z, prior]), torch.cat([weights, weights])).chunk(2)
-            metrics = self.critic_step(x, fake.detach(), labels)
+            metrics = self.critic_step(x, fake.detach(), weights)
         mse = F.mse_loss(x_hat, x)
         mmd = class_mmd(z, labels, prior, t.mmd_scales)
         loss = mse + t.beta * mmd
         if self.mel_critic is not None:
-            adversarial = self.generator_adversarial_loss(fake, labels)
+            adversarial = self.generator_adversarial_loss(fake, weights)
             loss = loss + t.adversarial_weight * adversarial
             metrics["loss/adv_g"] = adversarial.item()
         opt = self._optimizers["wae"]
@@ -278,10 +277,9 @@ class NDMRecipe(Recipe):
         self.plateaus["wae"].observe(loss.item())
         return {**metrics, "loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()}
 
-    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> Metrics:
+    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, weights: torch.Tensor) -> Metrics:
         """One hinge-loss update of the mel critic: real and generated standardised log-mels
-        ``Tensor[B, 1, n_mels, N]`` (``fake`` detached) with the batch's class indices ``Tensor[B]``."""
-        weights = one_hot(labels, len(self.classes))
+        ``Tensor[B, 1, n_mels, N]`` (``fake`` detached) with the batch's one-hot classes ``Tensor[B, C]``."""
         real_score, fake_score = self.mel_critic(real, weights), self.mel_critic(fake, weights)
         loss = critic_hinge_loss(real_score, fake_score)
         opt = self._optimizers["mel_critic"]
@@ -291,11 +289,12 @@ class NDMRecipe(Recipe):
         return {"loss/adv_d": loss.item(), "critic/real": real_score.mean().item(),
                 "critic/fake": fake_score.mean().item()}
 
-    def generator_adversarial_loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The decoder's hinge loss ``-critic(fake)`` (scalar); the critic's own weights get no gradient."""
+    def generator_adversarial_loss(self, fake: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The decoder's hinge loss ``-critic(fake)`` (scalar) for one-hot classes ``weights Tensor[B, C]``;
+        the critic's own weights get no gradient."""
         self.mel_critic.requires_grad_(False)
         try:
-            return -self.mel_critic(fake, one_hot(labels, len(self.classes))).mean()
+            return -self.mel_critic(fake, weights).mean()
         finally:
             self.mel_critic.requires_grad_(True)
 
@@ -545,9 +544,12 @@ def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int 
     """The family contract's ``data_factories``: (train factory, valid factory or None).
 
     Every rank samples the whole training split with its own generator (the Trainer seeds each
-    rank differently), so no sharding is needed; ``rank`` and ``world_size`` are unused.
+    rank differently), so no sharding is needed; ``rank`` is unused. ``train.adversarial_weight`` is refused
+    with more than one process: its forwards bypass the DDP wrapper, so the ranks' gradients would not meet.
     """
-    del rank, world_size
+    del rank
+    if world_size > 1 and config.train.adversarial_weight > 0:
+        raise DrumsynthError("train.adversarial_weight trains in one process only: run it without torchrun")
     train = feats.features(cache, "train", config.data)
     valid = None
     if cache.indices("valid"):
