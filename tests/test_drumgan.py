@@ -102,11 +102,12 @@ def test_paper_scales_are_the_seeds_1024_by_48_grown_from_32_by_3():
         (32, 3), (64, 3), (128, 6), (256, 12), (512, 24), (1024, 48)]
 
 
-@pytest.mark.parametrize("class_bias,smooth,gate", [(False, False, False), (True, False, False), (True, True, False),
-                                                    (True, False, True)])
-def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias, smooth, gate):
+@pytest.mark.parametrize("class_bias,smooth,gate,envelope", [
+    (False, False, False, False), (True, False, False, False), (True, True, False, False), (True, False, True, False),
+    (True, False, False, True)])
+def test_progressive_fade_in_starts_where_the_previous_scale_ended(class_bias, smooth, gate, envelope):
     config = tiny_config(f"model.class_bias={str(class_bias).lower()}", f"model.smooth_upsample={str(smooth).lower()}",
-                         f"model.output_gate={str(gate).lower()}")
+                         f"model.output_gate={str(gate).lower()}", f"model.decay_envelope={str(envelope).lower()}")
     sizes = scale_sizes(config)
     torch.manual_seed(0)
     generator, critic, _ = build_modules(config)
@@ -161,6 +162,37 @@ def test_output_gate_scales_both_parts_and_reaches_silence():
         silent = generator(z, c)
     assert silent.abs().max() < 1e-9 * raw[:, :2].abs().max()
     assert build_modules(tiny_config())[0].to_spec[last].weight.shape[0] == 2
+
+
+def test_decay_envelope_shapes_every_frame_from_the_coarsest_block():
+    """With ``model.decay_envelope`` the spectrum is the plain output layer's times a two-exponential
+    envelope (peak 1 at the first frame, never rising) whose time constants follow the hit's code: a short
+    time constant silences the clip's end whatever the features under it."""
+    config = tiny_config("model.decay_envelope=true")
+    torch.manual_seed(0)
+    generator = build_modules(config)[0]
+    data = config.data
+    assert generator.envelope.length == (data.length // data.hop_length + 1) * data.hop_length
+    z, c = torch.randn(3, config.model.latent_dim), torch.rand(3, 3)
+    with torch.no_grad():
+        generator.envelope.affine.weight.normal_(0.0, 0.1)
+        shaped = generator(z, c)
+        envelope = generator.envelope
+        generator.envelope = None
+        plain = generator(z, c)
+        generator.envelope = envelope
+        f0, n0 = generator.sizes[0]
+        h = generator.input(torch.cat([generator.pixel_norm(z), c], 1)) + generator.class_embed(c)
+        h = generator.blocks[0](generator.pixel_norm(torch.nn.functional.leaky_relu(h.view(3, -1, f0, n0), 0.2)))
+        gain = envelope(h.mean((2, 3)), shaped.shape[-1])
+        assert torch.allclose(shaped, plain * gain[:, :, None, :], atol=1e-6)
+        assert torch.allclose(gain[..., 0], torch.ones(3, 1)) and (gain.diff(dim=-1) <= 0).all()
+        assert len({round(float(v), 5) for v in gain[:, 0, -1]}) == 3  # each hit its own decay
+        envelope.affine.weight.zero_()
+        envelope.affine.bias.fill_(-10.0)  # both time constants at the 2 ms floor
+        silent = generator(z, c)
+    assert silent[..., -1].abs().max() < 1e-9 * plain[..., -1].abs().max()
+    assert build_modules(tiny_config())[0].envelope is None
 
 
 def test_class_bias_gives_the_finest_block_the_class():

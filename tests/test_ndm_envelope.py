@@ -204,16 +204,46 @@ def test_the_adversarial_term_moves_the_decoder_by_its_weight(tmp_path):
                                                   strong.mel_critic.state_dict().values()))
 
 
-def test_the_adversarial_term_under_torchrun_is_refused(tmp_path):
-    cfg = build_family_config("ndm", "tiny", overrides=["train.adversarial_weight=0.1"])
+@pytest.mark.parametrize("term", ["train.adversarial_weight=0.1", "train.class_spectrum=0.5"])
+def test_the_terms_on_prior_codes_under_torchrun_are_refused(tmp_path, term):
+    cfg = build_family_config("ndm", "tiny", overrides=[term])
     with pytest.raises(DrumsynthError, match="one process"):
         family_module("ndm").data_factories(cfg, _cache(tmp_path), 0, 2)
     family_module("ndm").data_factories(cfg, _cache(tmp_path / "one"), 0, 1)
 
 
-def test_the_adversarial_term_with_a_frozen_cwae_is_refused():
+@pytest.mark.parametrize("term", ["adversarial_weight=0.1", "class_spectrum=0.5"])
+def test_the_terms_on_prior_codes_with_a_frozen_cwae_are_refused(term):
     from drumsynth.models.ndm.config import check
 
-    config = build_family_config("ndm", "tiny", overrides=["train.freeze_wae=true", "train.adversarial_weight=0.1"])
-    with pytest.raises(DrumsynthError, match="adversarial_weight"):
+    config = build_family_config("ndm", "tiny", overrides=["train.freeze_wae=true", f"train.{term}"])
+    with pytest.raises(DrumsynthError, match=term.split("=")[0]):
         check(config)
+
+
+def test_class_mel_distance_compares_class_means_on_pooled_cells():
+    """The gap of per-class means, not of hits: two batches of the same class means are 0 apart however
+    their hits differ; a class absent from the batch does not count; a 1-unit shift of one class's mels is
+    a gap of 1 in that class."""
+    from drumsynth.models.ndm.recipe import class_mel_distance
+
+    torch.manual_seed(0)
+    weights = torch.eye(3)[[0, 0, 1, 1]]
+    real = torch.randn(4, 1, 16, 6)
+    swapped = real[[1, 0, 3, 2]]  # other hits, the same class means
+    assert class_mel_distance(swapped, real, weights).item() == pytest.approx(0.0, abs=1e-6)
+    shifted = real.clone()
+    shifted[2:] += 1.0  # class 1 only
+    assert class_mel_distance(shifted, real, weights).item() == pytest.approx(0.5, abs=1e-6)  # 2 classes present
+
+
+def test_the_class_spectrum_term_trains_the_decoder_on_prior_codes_without_a_critic(tmp_path):
+    _, recipe, metrics, moved, _ = _one_step(tmp_path / "on", ["train.class_spectrum=0.5", "train.freeze_mcnn=true"])
+    assert recipe.mel_critic is None and moved == {"wae": True, "mcnn": False}
+    assert "loss/class_spectrum" in metrics and "loss/adv_g" not in metrics
+    assert metrics["loss/class_spectrum"] > 0
+    assert metrics["loss/wae"] == pytest.approx(metrics["loss/mse"] + 10.0 * metrics["loss/mmd"]
+                                                + 0.5 * metrics["loss/class_spectrum"], rel=1e-5)
+    _, off, _, _, _ = _one_step(tmp_path / "off", ["train.class_spectrum=1e-9", "train.freeze_mcnn=true"])
+    on_params, off_params = dict(recipe.wae.decoder.named_parameters()), dict(off.wae.decoder.named_parameters())
+    assert any(not torch.allclose(on_params[k], off_params[k], atol=1e-6) for k in on_params)

@@ -110,13 +110,18 @@ def band_envelope_distance(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return (cells[0] - cells[1]).abs().mean() / CLASS_SPECTRUM_DB_SCALE
 
 
-def class_mean_spectra(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-class mean of :func:`log_spectrum_cells`: x Tensor[B, T], one-hot c Tensor[B, C] ->
-    (means Tensor[C, bands, cells], present Tensor[C] bool: the classes with at least one clip)."""
-    cells = log_spectrum_cells(x)
+def class_means(cells: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class (weighted) mean of per-clip cells: cells Tensor[B, F, N], class weights c Tensor[B, C] ->
+    (means Tensor[C, F, N], present Tensor[C] bool: the classes with at least one clip)."""
     counts = c.sum(0)
     means = torch.einsum("bc,bfn->cfn", c, cells) / counts.clamp_min(1)[:, None, None]
     return means, counts > 0
+
+
+def class_mean_spectra(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean of :func:`log_spectrum_cells`: x Tensor[B, T], one-hot c Tensor[B, C] ->
+    (means Tensor[C, bands, cells], present Tensor[C] bool: the classes with at least one clip)."""
+    return class_means(log_spectrum_cells(x), c)
 
 
 def class_spectrum_distance(fake: torch.Tensor, c_fake: torch.Tensor, real_means: torch.Tensor,

@@ -19,5 +19,7 @@ def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Gener
     kwargs = generator_kwargs(config, n_classes)
     return (Generator(**kwargs, class_bias=config.model.class_bias,
                       smooth_upsample=config.model.smooth_upsample,
-                      output_gate=config.model.output_gate), Critic(**kwargs),
+                      output_gate=config.model.output_gate,
+                      envelope_length=(config.data.length // config.data.hop_length + 1) * config.data.hop_length
+                      if config.model.decay_envelope else None), Critic(**kwargs),
             Encoder(**encoder_kwargs(config, n_classes)))

@@ -69,6 +69,10 @@ class ModelConfig:
     output_gate : the generator's output layer writes a third channel g and the spectrum is (real,
         imaginary) * sigmoid(g) (ours; issue 14: run 5's kick and snare ticks sit in a broadband
         magnitude floor that a linear output layer cannot easily bring to silence)
+    decay_envelope : every scale's spectrum frames are multiplied by a two-exponential decay envelope
+        (:class:`drumsynth.nn.envelope.DecayEnvelope`, peak 1 at the first frame) whose time constants
+        and mix come from the coarsest block's features averaged over the grid (ours; issue 14: with the
+        class-spectrum term the kicks swelled for 100 ms and were cut at the clip's end)
     """
 
     latent_dim: int = 128
@@ -77,6 +81,7 @@ class ModelConfig:
     class_bias: bool = False
     smooth_upsample: bool = False
     output_gate: bool = False
+    decay_envelope: bool = False
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "channels": "count"})

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from drumsynth.nn.envelope import DecayEnvelope
 from drumsynth.nn.layers import EqualConv2d, EqualLinear, PixelNorm, minibatch_stddev
 
 LEAK = 0.2
@@ -69,7 +70,8 @@ class Generator(nn.Module):
     """[z, c] -> complex-STFT channels, grown progressively (see the module docstring)."""
 
     def __init__(self, *, latent_dim: int, n_classes: int, channels: list[int], sizes: list[tuple[int, int]],
-                 class_bias: bool = False, smooth_upsample: bool = False, output_gate: bool = False) -> None:
+                 class_bias: bool = False, smooth_upsample: bool = False, output_gate: bool = False,
+                 envelope_length: int | None = None) -> None:
         super().__init__()
         self.upsample_features = upsample_smooth if smooth_upsample else upsample
         self.output_gate = output_gate
@@ -98,6 +100,11 @@ class Generator(nn.Module):
         # and the `cpu` model's snares were judged cymbals above 8 kHz (docs/drumgan.md, run 5).
         self.class_bias = (nn.ModuleList([EqualLinear(n_classes, channels[s - 1]) for s in range(1, len(channels))])
                            if class_bias else None)
+        # Optionally (``envelope_length``: the samples the full grid's frames span) every scale's frames are
+        # multiplied by a decay envelope read off the coarsest block, the style family's remedy for hits that
+        # swell and stop (docs/drumgan.md, session 14): a tail then fades as the envelope says, whatever the
+        # floor of the output layer.
+        self.envelope = DecayEnvelope(channels[0], envelope_length) if envelope_length else None
 
     @property
     def n_scales(self) -> int:
@@ -111,6 +118,7 @@ class Generator(nn.Module):
         h = self.input(torch.cat([self.pixel_norm(z), c], dim=1)) + self.class_embed(c)
         h = h.view(z.shape[0], self.channels[0], f0, n0)
         h = self.blocks[0](self.pixel_norm(F.leaky_relu(h, LEAK)))
+        code = h.mean((2, 3)) if self.envelope is not None else None
         previous = h
         for s in range(1, scale + 1):
             previous = h
@@ -118,19 +126,22 @@ class Generator(nn.Module):
             if self.class_bias is not None:
                 up = up + self.class_bias[s - 1](c)[:, :, None, None]
             h = self.blocks[s](up)
-        out = self.spectrum(scale, h)
+        out = self.spectrum(scale, h, code)
         if scale > 0 and alpha < 1.0:
-            skip = upsample(self.spectrum(scale - 1, previous), factor(self.sizes, scale))
+            skip = upsample(self.spectrum(scale - 1, previous, code), factor(self.sizes, scale))
             out = torch.lerp(skip, out, alpha)
         return out
 
-    def spectrum(self, scale: int, h: torch.Tensor) -> torch.Tensor:
+    def spectrum(self, scale: int, h: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
         """Block features Tensor[B, channels[scale], F, N] -> (real, imaginary) Tensor[B, 2, F, N], gated
-        when ``output_gate`` is set."""
+        when ``output_gate`` is set, and its N frames shaped by the decay envelope of ``code``
+        Tensor[B, channels[0]] (the coarsest block's mean features) when the generator has one."""
         out = self.to_spec[scale](h)
-        if not self.output_gate:
-            return out
-        return out[:, :2] * torch.sigmoid(out[:, 2:])
+        if self.output_gate:
+            out = out[:, :2] * torch.sigmoid(out[:, 2:])
+        if code is not None:
+            out = out * self.envelope(code, out.shape[-1])[:, :, None, :]
+        return out
 
 
 class Critic(nn.Module):

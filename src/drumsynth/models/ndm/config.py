@@ -142,6 +142,10 @@ class TrainConfig:
         judges the training clips against the decoder's mels of prior codes; 0 = the seed's MSE-only CWAE.
         Ours, see docs/ndm.md
     critic_channels, critic_lr : the critic's conv widths and its Adam learning rate (betas 0.5, 0.9)
+    class_spectrum : weight of the CWAE's class-spectrum term (``loss/class_spectrum``): the mean absolute
+        gap between the per-class mean of the decoder's standardised log-mels of prior codes and that of
+        the batch's clips, on cells of 8 mel bins x 2 frames (ours, the mel-domain twin of the drumgan and
+        style term; docs/ndm.md: the prior's draws are darker than the recordings); 0 = off
     grad_clip : clip each network's gradient norm to this (0 = off)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
@@ -174,6 +178,7 @@ class TrainConfig:
     adversarial_weight: float = 0.0
     critic_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     critic_lr: float = 2e-4
+    class_spectrum: float = 0.0
     grad_clip: float = 0.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -194,6 +199,7 @@ class TrainConfig:
             "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
             "sc_log_eps": "positive", "envelope_weight": "non_negative", "stft_weight": "non_negative",
             "stft_ffts": "count", "adversarial_weight": "non_negative", "critic_channels": "count",
+            "class_spectrum": "non_negative",
             "critic_lr": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
@@ -244,6 +250,8 @@ def check(config: Config) -> Config:
         raise DrumsynthError("train.freeze_wae and train.freeze_mcnn together leave nothing to train")
     if t.freeze_wae and t.adversarial_weight > 0:
         raise DrumsynthError("train.adversarial_weight trains the CWAE's decoder: train.freeze_wae must be false")
+    if t.freeze_wae and t.class_spectrum > 0:
+        raise DrumsynthError("train.class_spectrum trains the CWAE's decoder: train.freeze_wae must be false")
     if c.mel_rank >= d.n_mels:
         raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
                              f"got {c.mel_rank}")

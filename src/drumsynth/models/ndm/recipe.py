@@ -17,7 +17,9 @@ side by side, and one run yields one release file):
 With ``train.adversarial_weight`` the CWAE's loss gains ``adversarial_weight * loss/adv_g``, the hinge
 generator loss of a class-conditional patch critic (:mod:`mel_critic`) that judges the batch's clips
 against the decoder's mels of the MMD's prior codes; the critic takes one step per iteration first
-(``loss/adv_d``). It is a training module only: the release keeps the CWAE and the MCNN.
+(``loss/adv_d``). It is a training module only: the release keeps the CWAE and the MCNN. With
+``train.class_spectrum`` it gains ``class_spectrum * loss/class_spectrum``, the gap between the per-class mean
+log-mels of those prior codes' decodings and of the batch's clips (:func:`class_mel_distance`).
 
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter), with
 ``train.freeze_mcnn`` only the CWAE (a continuation of its autoencoder). A run with
@@ -45,7 +47,7 @@ from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.builder import build_modules
-from drumsynth.models.ndm.config import Config, check, mel_kwargs
+from drumsynth.models.ndm.config import Config, TrainConfig, check, mel_kwargs
 from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import (
@@ -56,7 +58,7 @@ from drumsynth.models.ndm.mcnn import (
 )
 from drumsynth.models.ndm.mel_critic import MelCritic, critic_hinge_loss
 from drumsynth.models.ndm.wae import CWAE, class_mmd
-from drumsynth.nn.wave import band_envelope_distance, spectral_loss
+from drumsynth.nn.wave import band_envelope_distance, class_means, spectral_loss
 from drumsynth.train.recipe import Metrics, Recipe
 
 # At most this many mel frames fit the low-rank first layer when a run adds ``mcnn.mel_rank``
@@ -251,16 +253,17 @@ class NDMRecipe(Recipe):
         weights = one_hot(labels, len(self.classes))
         prior = torch.randn(len(x), self.wae.latent_dim, generator=generator, device=generator.device).to(x)
         metrics: Metrics = {}
-        if self.mel_critic is None:
+        if not decodes_prior(t):
             x_hat, z = self.nets["wae"](x, weights)
         else:
             # The prior codes are decoded in the same batch as the clips' codes: decoded apart, their batch
             # statistics pulled the decoder's running ones away from the reconstructions' (valid MSE 0.159
-            # against 0.144 re-estimated, step 100 of the first run). Outside the DDP wrapper: the
-            # adversarial term is a single-process feature (data_factories refuses it under torchrun).
+            # against 0.144 re-estimated, step 100 of the first run). Outside the DDP wrapper: the terms
+            # on prior codes are single-process features (data_factories refuses them under torchrun).
             z = self.wae.encode(x, weights)
             x_hat, fake = self.wae.decode(torch.cat([z, prior]), torch.cat([weights, weights])).chunk(2)
-            metrics = self.critic_step(x, fake.detach(), weights)
+            if self.mel_critic is not None:
+                metrics = self.critic_step(x, fake.detach(), weights)
         mse = F.mse_loss(x_hat, x)
         mmd = class_mmd(z, labels, prior, t.mmd_scales)
         loss = mse + t.beta * mmd
@@ -268,6 +271,10 @@ class NDMRecipe(Recipe):
             adversarial = self.generator_adversarial_loss(fake, weights)
             loss = loss + t.adversarial_weight * adversarial
             metrics["loss/adv_g"] = adversarial.item()
+        if t.class_spectrum > 0:
+            distance = class_mel_distance(fake, x, weights)
+            loss = loss + t.class_spectrum * distance
+            metrics["loss/class_spectrum"] = distance.item()
         opt = self._optimizers["wae"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -433,6 +440,30 @@ class NDMRecipe(Recipe):
         return out_metrics
 
 
+def decodes_prior(t: TrainConfig) -> bool:
+    """Whether a CWAE step decodes the MMD's prior codes too (a term judges the decoder's mels of them)."""
+    return t.adversarial_weight > 0 or t.class_spectrum > 0
+
+
+# Cells of the class-spectrum term on standardised log-mels: (mel bins, frames) averaged together, so that a
+# class mean over 64 clips is steady (about 23 ms x 8 bins at the 44.1 kHz preset).
+CLASS_MEL_POOL = (8, 2)
+
+
+def class_mel_distance(fake: torch.Tensor, real: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """How far the decoder's mels of prior codes lie from the batch's clips, class by class (ours): the mean
+    absolute gap between their per-class mean standardised log-mels, on ``CLASS_MEL_POOL`` cells, over the
+    classes present. An MSE decoder renders codes between recordings smoother and darker than the
+    recordings (docs/ndm.md, session 12); a batch mean leaves every hit free to differ.
+
+    fake Tensor[B, 1, n_mels, N] (differentiable), real Tensor[B, 1, n_mels, N], one-hot weights Tensor[B, C]
+    (the same classes for both) -> scalar Tensor.
+    """
+    cells = [F.avg_pool2d(v, CLASS_MEL_POOL, ceil_mode=True)[:, 0] for v in (fake, real)]
+    (fake_means, present), (real_means, _) = (class_means(v, weights) for v in cells)
+    return (fake_means[present] - real_means[present]).abs().mean()
+
+
 def inherit_classes(extra: dict[str, Any], init_extra: dict[str, Any], classes: list[str]) -> list[str]:
     """Copy ``init_extra``'s PCA entries and class Gaussians of ``classes`` into ``extra`` (in place);
     returns the classes that had both to copy."""
@@ -548,8 +579,9 @@ def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int 
     with more than one process: its forwards bypass the DDP wrapper, so the ranks' gradients would not meet.
     """
     del rank
-    if world_size > 1 and config.train.adversarial_weight > 0:
-        raise DrumsynthError("train.adversarial_weight trains in one process only: run it without torchrun")
+    if world_size > 1 and decodes_prior(config.train):
+        raise DrumsynthError("train.adversarial_weight and train.class_spectrum train in one process only: "
+                             "run them without torchrun")
     train = feats.features(cache, "train", config.data)
     valid = None
     if cache.indices("valid"):
