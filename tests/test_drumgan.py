@@ -84,6 +84,16 @@ def test_complex_pooling_keeps_the_energy_a_plain_average_cancels():
     assert float(plain.sum()) < 0.6 * float(pooled.sum())
 
 
+def test_complex_pooling_of_silence_has_finite_gradients():
+    """A generator with a decay envelope writes exact zeros at a clip's end; pooling them must not send
+    NaN back (the session-14 run diverged at step 2029 on 0 * inf through a square root)."""
+    x = torch.zeros(2, 2, 8, 6)
+    x[:, :, :, :2] = torch.randn(2, 2, 8, 2)
+    x.requires_grad_(True)
+    downsample_spec(x, (2, 2)).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
 def test_log_magnitude_is_floored_and_peaks_at_one():
     data = DataConfig(encoder_floor_db=60.0)
     hit = torch.zeros(1, data.length)

@@ -58,7 +58,9 @@ def downsample_spec(x: torch.Tensor, by: tuple[int, int], eps: float = 1e-8) -> 
         return x
     mean = downsample(x, by)
     magnitude = downsample(torch.sqrt(x.pow(2).sum(1, keepdim=True) + eps * eps), by)
-    return mean * (magnitude / mean.pow(2).sum(1, keepdim=True).sqrt().clamp_min(eps))
+    # Clamped before the root, not after: a cell of exact zeros (silence under a decay envelope, padding in a
+    # gradient-penalty interpolate) would otherwise send 0 * inf = NaN back through the square root.
+    return mean * (magnitude / mean.pow(2).sum(1, keepdim=True).clamp_min(eps * eps).sqrt())
 
 
 def conv_block(in_ch: int, out_ch: int, pixel_norm: bool) -> list[nn.Module]:
