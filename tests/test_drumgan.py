@@ -426,6 +426,20 @@ def test_class_spectrum_term_joins_the_generator_loss_at_the_last_scale_only(tin
     assert "loss/class_spectrum" not in early
 
 
+def test_class_ripple_term_adds_to_the_class_spectrum_term_at_the_last_scale(tiny_cache):
+    config = tiny_config()
+    last, coarser = gan_steps(config.train) - 1, sum(config.train.stage_steps[:5]) - 1
+    _, spectrum = fresh_gan_step(tiny_cache, last, "train.class_spectrum=2.0")
+    _, both = fresh_gan_step(tiny_cache, last, "train.class_spectrum=2.0", "train.class_ripple=3.0")
+    assert both["loss/class_spectrum"] == pytest.approx(spectrum["loss/class_spectrum"], rel=1e-5)
+    assert both["loss/class_ripple"] > 0
+    assert both["loss/g"] == pytest.approx(spectrum["loss/g"] + 3.0 * both["loss/class_ripple"], rel=1e-4)
+    _, alone = fresh_gan_step(tiny_cache, last, "train.class_ripple=3.0")
+    assert "loss/class_spectrum" not in alone and alone["loss/class_ripple"] == pytest.approx(both["loss/class_ripple"])
+    _, early = fresh_gan_step(tiny_cache, coarser, "train.class_ripple=3.0")
+    assert "loss/class_ripple" not in early
+
+
 def test_soft_labels_are_the_classifiers_3_class_probabilities(tiny_cache):
     data = tiny_config().data
     specs = gdata.build_specset(tiny_cache, "train", data)

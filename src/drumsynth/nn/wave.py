@@ -12,6 +12,8 @@ last scale is the clip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -118,14 +120,26 @@ def class_means(cells: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, tor
     return means, counts > 0
 
 
-def class_mean_spectra(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-class mean of :func:`log_spectrum_cells`: x Tensor[B, T], one-hot c Tensor[B, C] ->
-    (means Tensor[C, bands, cells], present Tensor[C] bool: the classes with at least one clip)."""
-    return class_means(log_spectrum_cells(x), c)
+def spectral_ripple(x: torch.Tensor) -> torch.Tensor:
+    """How much each band's level jumps from one 11.6 ms cell to the next beyond a straight line: the
+    absolute second difference over time of :func:`log_spectrum_cells` (ours). A decay in dB is close to a
+    line, so only the attack and its end stand out in real hits, while a tick (a broadband frame louder
+    than both neighbours) stands out in every band. x Tensor[B, T] -> dB Tensor[B, bands, cells - 2]."""
+    cells = log_spectrum_cells(x)
+    return (cells[..., 2:] - 2.0 * cells[..., 1:-1] + cells[..., :-2]).abs()
+
+
+def class_mean_spectra(x: torch.Tensor, c: torch.Tensor, view: Callable[[torch.Tensor], torch.Tensor]
+                       = log_spectrum_cells) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean of ``view`` (default :func:`log_spectrum_cells`; or :func:`spectral_ripple`): x
+    Tensor[B, T], one-hot c Tensor[B, C] -> (means Tensor[C, bands, cells], present Tensor[C] bool: the
+    classes with at least one clip)."""
+    return class_means(view(x), c)
 
 
 def class_spectrum_distance(fake: torch.Tensor, c_fake: torch.Tensor, real_means: torch.Tensor,
-                            real_present: torch.Tensor) -> torch.Tensor:
+                            real_present: torch.Tensor, view: Callable[[torch.Tensor], torch.Tensor]
+                            = log_spectrum_cells) -> torch.Tensor:
     """How far a generated batch's per-class mean log-spectrogram lies from the real one's (ours, not
     the seeds'): the mean absolute dB gap over the cells of the classes present in both, over
     ``CLASS_SPECTRUM_DB_SCALE``. A critic on linear waveforms barely sees a tail 25 dB down or a missing
@@ -133,10 +147,11 @@ def class_spectrum_distance(fake: torch.Tensor, c_fake: torch.Tensor, real_means
     stay free to differ.
 
     fake Tensor[B, T] (differentiable), one-hot c_fake Tensor[B, C], real_means Tensor[C, bands, cells]
-    and real_present Tensor[C] from :func:`class_mean_spectra` of real clips at the same length
-    -> scalar Tensor (0 when no class is in both).
+    and real_present Tensor[C] from :func:`class_mean_spectra` of real clips at the same length and
+    ``view`` -> scalar Tensor (0 when no class is in both). With ``view`` = :func:`spectral_ripple` it is
+    the class-ripple term: the gap between how much the generated and the real hits jump from cell to cell.
     """
-    means, present = class_mean_spectra(fake, c_fake)
+    means, present = class_mean_spectra(fake, c_fake, view)
     both = present & real_present
     if not bool(both.any()):
         return fake.sum() * 0.0

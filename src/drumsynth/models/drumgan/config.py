@@ -143,6 +143,11 @@ class TrainConfig:
         Ours (issue 14: run 5's kicks and snares keep a broadband floor 35-41 dB down in their decay, where
         the real kits have -92 dB, and the Wasserstein critic lets it be; in dB it is as large as the
         attack; docs/drumgan.md, session 13)
+    class_ripple : weight of the class-ripple term at the last scale: the same gap on the absolute second
+        difference over time of those log-spectrograms (:func:`drumsynth.nn.wave.spectral_ripple`), so that
+        generated hits jump from one 11.6 ms cell to the next as much as real ones do, and no more; 0 = off.
+        Ours (issue 14: run 5's ticks are broadband frames louder than their neighbours; docs/drumgan.md,
+        session 14)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: see ``g_ema_decay``)
     """
@@ -165,6 +170,7 @@ class TrainConfig:
     select_per_class: int = 0
     critic_hears_release: bool = False
     class_spectrum: float = 0.0
+    class_ripple: float = 0.0
     log_every: int = 100
     checkpoint_every: int = 2000
     preview_every: int = 0
@@ -181,7 +187,7 @@ class TrainConfig:
             "drift_weight": "non_negative", "aux_weight": "non_negative", "g_ema_decay": "decay",
             "encoder_batch": "count", "encoder_lr": "positive", "encoder_alpha": "non_negative",
             "encoder_beta": "non_negative", "encoder_real": "non_negative", "select_per_class": "non_negative",
-            "class_spectrum": "non_negative",
+            "class_spectrum": "non_negative", "class_ripple": "non_negative",
             "log_every": "non_negative", "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})

@@ -17,7 +17,9 @@ The schedule is a function of the step alone (resume-exact):
 - With ``train.class_spectrum`` > 0, the last scale's generator loss also holds ``class_spectrum`` times the
   dB gap between the per-class mean log-spectrogram of the released sounds of its batch and that of the
   step's real clips (``loss/class_spectrum``, :func:`drumsynth.nn.wave.class_spectrum_distance`, the style
-  family's term; soft labels weight the means).
+  family's term; soft labels weight the means). With ``train.class_ripple`` > 0, likewise ``class_ripple``
+  times the gap of the per-class mean cell-to-cell ripple of those spectrograms (``loss/class_ripple``,
+  :func:`drumsynth.nn.wave.spectral_ripple`).
 - With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
   generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
   encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
@@ -44,7 +46,7 @@ from drumsynth.models.drumgan.builder import build_modules
 from drumsynth.models.drumgan.config import Config, DataConfig, check, gan_steps, scale_sizes
 from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED, render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
-from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance
+from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, log_spectrum_cells, spectral_ripple
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection
@@ -172,10 +174,14 @@ class DrumGANRecipe(Recipe):
         c_real, c_fake = batch["c"][:b], batch["c_fake"][:b]
         last_scale = scale == len(self.sizes) - 1
         hears_release = t.critic_hears_release and last_scale
-        spectrum_term = t.class_spectrum > 0 and last_scale
-        if spectrum_term:
+        # The class terms' views of the released sounds, with their weights: (name, view, weight).
+        class_terms = [(name, view, weight) for name, view, weight in
+                       (("class_spectrum", log_spectrum_cells, t.class_spectrum),
+                        ("class_ripple", spectral_ripple, t.class_ripple)) if weight > 0 and last_scale]
+        if class_terms:
             with torch.no_grad():
-                real_means, real_present = class_mean_spectra(released_wave(real, self.cfg.data, self.gain), c_real)
+                real_wave = released_wave(real, self.cfg.data, self.gain)
+                real_views = [class_mean_spectra(real_wave, c_real, view) for _, view, _ in class_terms]
         if hears_release:
             real = played(real, self.cfg.data, self.gain)
         G, D = self.nets["generator"], self.nets["critic"]
@@ -209,11 +215,12 @@ class DrumGANRecipe(Recipe):
             fake = G(z, c_fake, scale, alpha)
             extra: Metrics = {}
             loss_g = fake.new_zeros(())
-            if spectrum_term:
-                distance = class_spectrum_distance(released_wave(fake, self.cfg.data, self.gain), c_fake,
-                                                   real_means, real_present)
-                loss_g = t.class_spectrum * distance
-                extra["loss/class_spectrum"] = distance.item()
+            if class_terms:
+                fake_wave = released_wave(fake, self.cfg.data, self.gain)
+                for (name, view, weight), (real_means, real_present) in zip(class_terms, real_views, strict=True):
+                    distance = class_spectrum_distance(fake_wave, c_fake, real_means, real_present, view)
+                    loss_g = loss_g + weight * distance
+                    extra[f"loss/{name}"] = distance.item()
             if hears_release:
                 fake = played(fake, self.cfg.data, self.gain)
             d_gen, cls_gen = D(fake, scale, alpha)
