@@ -143,9 +143,10 @@ class TrainConfig:
         Ours (issue 14: run 5's kicks and snares keep a broadband floor 35-41 dB down in their decay, where
         the real kits have -92 dB, and the Wasserstein critic lets it be; in dB it is as large as the
         attack; docs/drumgan.md, session 13)
-    class_ripple : weight of the class-ripple term at the last scale: the same gap on the absolute second
-        difference over time of those log-spectrograms (:func:`drumsynth.nn.wave.spectral_ripple`), so that
-        generated hits jump from one 11.6 ms cell to the next as much as real ones do, and no more; 0 = off.
+    class_ripple : weight of the class-ripple term at the last scale: the same gap on each band's mean
+        absolute second difference over 2.9 ms cells of the released sounds' log-spectrograms
+        (:func:`drumsynth.nn.wave.spectral_ripple`), so that generated hits jump from one cell to the next
+        as much as real ones do, and no more; 0 = off.
         Ours (issue 14: run 5's ticks are broadband frames louder than their neighbours; docs/drumgan.md,
         session 14)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
