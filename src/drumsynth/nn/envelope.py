@@ -23,11 +23,12 @@ ENVELOPE_LR_MULT = 10.0
 
 
 class DecayEnvelope(nn.Module):
-    """A drum's amplitude envelope from a style (ours): two exponential decays mixed,
+    """A drum's amplitude envelope from a code (ours): two exponential decays mixed,
     ``e(t) = m exp(-t / tau_1) + (1 - m) exp(-t / tau_2)``, with ``(tau_1, tau_2, m)`` from a learned
     affine map of w (time constants in ``TAU_RANGE``, log-spaced). Peak 1 at the onset, so it shapes the
-    hit and never sets its level. w Tensor[B, style_dim] -> Tensor[B, 1, L] for an output of L samples
-    spanning the clip's ``length`` samples.
+    hit and never sets its level. w is style's layer-0 style or drumgan's coarsest block averaged over its
+    grid. w Tensor[B, style_dim] -> Tensor[B, 1, L] for an output of L samples (or frames) spanning the
+    clip's ``length`` samples.
     """
 
     def __init__(self, style_dim: int, length: int) -> None:

@@ -8,7 +8,7 @@ training (:mod:`.recipe`, which also needs the critic) build from here, so the i
 from __future__ import annotations
 
 from drumsynth.data.taxonomy import CLASSES3
-from drumsynth.models.drumgan.config import Config, check, encoder_kwargs, generator_kwargs
+from drumsynth.models.drumgan.config import Config, check, encoder_kwargs, full_size, generator_kwargs
 from drumsynth.models.drumgan.encoder import Encoder
 from drumsynth.models.drumgan.networks import Critic, Generator
 
@@ -20,6 +20,6 @@ def build_modules(config: Config, n_classes: int = len(CLASSES3)) -> tuple[Gener
     return (Generator(**kwargs, class_bias=config.model.class_bias,
                       smooth_upsample=config.model.smooth_upsample,
                       output_gate=config.model.output_gate,
-                      envelope_length=(config.data.length // config.data.hop_length + 1) * config.data.hop_length
+                      envelope_length=full_size(config.data)[1] * config.data.hop_length
                       if config.model.decay_envelope else None), Critic(**kwargs),
             Encoder(**encoder_kwargs(config, n_classes)))

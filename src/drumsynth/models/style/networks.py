@@ -25,6 +25,8 @@ from drumsynth.nn.wave import LEAK, UPSAMPLE, scale_lengths, upsample
 EPS = 1e-8
 # Seed of the fixed noise a release renders with: the same code always gives the same hit.
 FIXED_NOISE_SEED = 2021
+
+
 class AdaIN(nn.Module):
     """Adaptive instance normalisation: each channel of each example is normalised over time, then
     given the mean and standard deviation its style asks for.
