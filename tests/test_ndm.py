@@ -408,14 +408,14 @@ def test_mcnn_reduces_spectral_convergence_on_a_fixed_batch():
     opt = torch.optim.Adam(mcnn.parameters(), lr=3e-3)
     history = []
     for _ in range(40):
-        terms = mcnn_losses(mcnn, mel, wave, cfg)
+        terms = mcnn_losses(mcnn, mel, wave, cfg)[0]
         history.append(terms["loss/sc"].item())
         opt.zero_grad()
         terms["loss/mcnn"].backward()
         opt.step()
     with torch.no_grad():
-        final = mcnn_losses(mcnn, mel, wave, cfg)
-        untrained = mcnn_losses(build_modules(cfg)[1], mel, wave, cfg)
+        final = mcnn_losses(mcnn, mel, wave, cfg)[0]
+        untrained = mcnn_losses(build_modules(cfg)[1], mel, wave, cfg)[0]
     assert float(final["loss/sc"]) < 0.8 * history[0], history
     assert float(final["loss/mcnn"]) < float(untrained["loss/mcnn"])
 
@@ -583,7 +583,7 @@ def test_tiny_trains_and_gradients_reach_every_parameter(tmp_path):
     x_hat, z = recipe.wae(x, one_hot(batch["label"], 8))
     prior = torch.randn_like(z)
     loss = F.mse_loss(x_hat, x) + cfg.train.beta * class_mmd(z, batch["label"], prior)
-    loss = loss + mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg)["loss/mcnn"]
+    loss = loss + mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg)[0]["loss/mcnn"]
     loss.backward()
     for module_name, m in recipe.modules().items():
         for name, p in m.named_parameters():

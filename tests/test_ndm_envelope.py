@@ -81,7 +81,7 @@ def test_our_terms_enter_the_mcnn_loss_with_their_weights(tmp_path, term):
         recipe = module.build_recipe(cfg, cache)
         batch = next(iter(module.data_factories(cfg, cache, 0, 1)[0](torch.Generator().manual_seed(0))))
         terms[weight] = {k: float(v.detach()) for k, v in
-                         mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg).items()}
+                         mcnn_losses(recipe.mcnn, batch["mcnn_mel"], batch["mcnn_wave"], cfg)[0].items()}
     key = f"loss/{term}"
     assert key not in terms[0.0] and terms[3.0][key] > 0          # computed only when it counts
     assert terms[3.0]["loss/mcnn"] - terms[0.0]["loss/mcnn"] == pytest.approx(3.0 * terms[3.0][key], rel=1e-4)
@@ -204,8 +204,45 @@ def test_the_adversarial_term_moves_the_decoder_by_its_weight(tmp_path):
                                                   strong.mel_critic.state_dict().values()))
 
 
-@pytest.mark.parametrize("term", ["train.adversarial_weight=0.1", "train.class_spectrum=0.5"])
-def test_the_terms_on_prior_codes_under_torchrun_are_refused(tmp_path, term):
+def test_the_inverters_critic_trains_the_mcnn_and_itself_and_the_release_keeps_no_critic(tmp_path):
+    """``train.mcnn_adversarial_weight``: the waveform critic steps, then the MCNN's loss gains the weighted
+    adversarial and feature-matching terms; a release keeps the CWAE and the MCNN only."""
+    overrides = ["train.freeze_wae=true", "train.mcnn_adversarial_weight=0.5", "train.mcnn_feature_matching=3",
+                 "train.mcnn_critic_ffts=[256, 512]", "train.mcnn_critic_channels=[4, 4, 8, 8]",
+                 "train.mcnn_critic_crop=4096"]
+    cfg, recipe, metrics, moved, _ = _one_step(tmp_path / "on", overrides)
+    assert moved == {"wae": False, "mcnn": True, "wave_critic": True}
+    assert {"loss/mcnn_adv", "loss/mcnn_fm", "loss/mcnn_critic", "wave_critic/real", "wave_critic/fake"} <= set(metrics)
+    assert metrics["loss/mcnn_fm"] > 0 and metrics["loss/mcnn_critic"] > 0
+    t = cfg.train
+    base = (t.sc_weight * metrics["loss/sc"] + t.sc_log_weight * metrics["loss/sc_log"]
+            + t.mask_weight * metrics["loss/mask"])
+    assert metrics["loss/mcnn"] == pytest.approx(base + 0.5 * metrics["loss/mcnn_adv"] + 3 * metrics["loss/mcnn_fm"],
+                                                 rel=1e-5)
+    assert recipe.release_modules() == ["wae", "mcnn"]
+    # The critic's gradient changes the MCNN's update (same batch, crops and critic step at a faint weight).
+    _, faint, _, _, _ = _one_step(tmp_path / "faint", [*overrides[:1], "train.mcnn_adversarial_weight=1e-9",
+                                                       "train.mcnn_feature_matching=1e-9", *overrides[3:]])
+    strong, weak = dict(recipe.mcnn.named_parameters()), dict(faint.mcnn.named_parameters())
+    assert any(not torch.allclose(strong[k], weak[k], atol=1e-7) for k in strong)
+    assert all(torch.equal(a, b) for a, b in zip(recipe.wave_critic.state_dict().values(),
+                                                  faint.wave_critic.state_dict().values()))
+
+
+def test_the_inverters_critic_is_refused_without_an_mcnn_to_train_or_a_crop_its_ffts_fit():
+    from drumsynth.models.ndm.config import check
+
+    with pytest.raises(DrumsynthError, match="freeze_mcnn"):
+        check(build_family_config("ndm", "tiny", overrides=["train.freeze_mcnn=true",
+                                                            "train.mcnn_adversarial_weight=1"]))
+    with pytest.raises(DrumsynthError, match="largest FFT"):
+        check(build_family_config("ndm", "tiny", overrides=["train.mcnn_adversarial_weight=1",
+                                                            "train.mcnn_critic_crop=1024"]))
+
+
+@pytest.mark.parametrize("term", ["train.adversarial_weight=0.1", "train.class_spectrum=0.5",
+                                  "train.mcnn_adversarial_weight=0.1"])
+def test_the_terms_outside_the_ddp_wrapper_under_torchrun_are_refused(tmp_path, term):
     cfg = build_family_config("ndm", "tiny", overrides=[term])
     with pytest.raises(DrumsynthError, match="one process"):
         family_module("ndm").data_factories(cfg, _cache(tmp_path), 0, 2)

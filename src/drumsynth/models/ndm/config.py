@@ -146,6 +146,15 @@ class TrainConfig:
         gap between the per-class mean of the decoder's standardised log-mels of prior codes and that of
         the batch's clips, on cells of 8 mel bins x 2 frames (ours, the mel-domain twin of the drumgan and
         style term; docs/ndm.md: the prior's draws are darker than the recordings); 0 = off
+    mcnn_adversarial_weight : weight of the MCNN's adversarial term (``loss/mcnn_adv``): a multi-resolution
+        spectrogram critic (:class:`drumsynth.models.ndm.wave_critic.MultiResolutionCritic`, least squares)
+        judges random crops of the clips against the MCNN's renderings of them; 0 = off (the seed). Ours,
+        the neural vocoders' critic, see docs/ndm.md
+    mcnn_feature_matching : weight of the gap between the critic's activations on the clips and on their
+        renderings (``loss/mcnn_fm``), with the adversarial term only
+    mcnn_critic_ffts, mcnn_critic_channels, mcnn_critic_crop, mcnn_critic_lr : the critic's FFT sizes (one
+        conv stack each, hop a quarter of the size), conv widths, the crop it judges (samples) and its Adam
+        learning rate (betas 0.5, 0.9)
     grad_clip : clip each network's gradient norm to this (0 = off)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: ndm keeps no EMA, see docs/ndm.md)
@@ -179,6 +188,12 @@ class TrainConfig:
     critic_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     critic_lr: float = 2e-4
     class_spectrum: float = 0.0
+    mcnn_adversarial_weight: float = 0.0
+    mcnn_feature_matching: float = 2.0
+    mcnn_critic_ffts: list[int] = field(default_factory=lambda: [512, 1024, 2048])
+    mcnn_critic_channels: list[int] = field(default_factory=lambda: [8, 16, 32, 32])
+    mcnn_critic_crop: int = 32768
+    mcnn_critic_lr: float = 2e-4
     grad_clip: float = 0.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -199,7 +214,9 @@ class TrainConfig:
             "sc_weight": "non_negative", "sc_log_weight": "non_negative", "mask_weight": "non_negative",
             "sc_log_eps": "positive", "envelope_weight": "non_negative", "stft_weight": "non_negative",
             "stft_ffts": "count", "adversarial_weight": "non_negative", "critic_channels": "count",
-            "class_spectrum": "non_negative",
+            "class_spectrum": "non_negative", "mcnn_adversarial_weight": "non_negative",
+            "mcnn_feature_matching": "non_negative", "mcnn_critic_ffts": "count", "mcnn_critic_channels": "count",
+            "mcnn_critic_crop": "count", "mcnn_critic_lr": "positive",
             "critic_lr": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
@@ -252,6 +269,12 @@ def check(config: Config) -> Config:
         raise DrumsynthError("train.adversarial_weight trains the CWAE's decoder: train.freeze_wae must be false")
     if t.freeze_wae and t.class_spectrum > 0:
         raise DrumsynthError("train.class_spectrum trains the CWAE's decoder: train.freeze_wae must be false")
+    if t.freeze_mcnn and t.mcnn_adversarial_weight > 0:
+        raise DrumsynthError("train.mcnn_adversarial_weight trains the MCNN: train.freeze_mcnn must be false")
+    if t.mcnn_adversarial_weight > 0 and min(t.mcnn_critic_crop, d.length) < max(t.mcnn_critic_ffts):
+        raise DrumsynthError(f"the MCNN critic's crop ({min(t.mcnn_critic_crop, d.length)} samples: "
+                             f"train.mcnn_critic_crop or data.length) must hold its largest FFT "
+                             f"(train.mcnn_critic_ffts: {max(t.mcnn_critic_ffts)})")
     if c.mel_rank >= d.n_mels:
         raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
                              f"got {c.mel_rank}")

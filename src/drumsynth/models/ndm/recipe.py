@@ -21,6 +21,11 @@ against the decoder's mels of the MMD's prior codes; the critic takes one step p
 ``train.class_spectrum`` it gains ``class_spectrum * loss/class_spectrum``, the gap between the per-class mean
 log-mels of those prior codes' decodings and of the batch's clips (:func:`class_mel_distance`).
 
+With ``train.mcnn_adversarial_weight`` the MCNN's loss gains ``mcnn_adversarial_weight * loss/mcnn_adv +
+mcnn_feature_matching * loss/mcnn_fm``: a multi-resolution spectrogram critic (:mod:`wave_critic`, least
+squares, as in the neural vocoders) judges random crops of the batch's clips against the MCNN's renderings
+of them, after its own step (``loss/mcnn_critic``). A training module too, left out of the release.
+
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter), with
 ``train.freeze_mcnn`` only the CWAE (a continuation of its autoencoder). A run with
 ``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
@@ -58,6 +63,13 @@ from drumsynth.models.ndm.mcnn import (
 )
 from drumsynth.models.ndm.mel_critic import MelCritic, critic_hinge_loss
 from drumsynth.models.ndm.wae import CWAE, class_mmd
+from drumsynth.models.ndm.wave_critic import (
+    MultiResolutionCritic,
+    critic_least_squares_loss,
+    feature_matching_loss,
+    generator_least_squares_loss,
+    random_crops,
+)
 from drumsynth.nn.wave import band_envelope_distance, class_means, spectral_loss
 from drumsynth.train.recipe import Metrics, Recipe
 
@@ -77,12 +89,13 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: Config
-                ) -> dict[str, torch.Tensor]:
-    """The MCNN's loss terms on a batch of real mels and their waveforms.
+                ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The MCNN's loss terms on a batch of real mels and their waveforms, and its rendering.
 
     mel : Tensor[B, n_mels, N] mel magnitudes; wave : Tensor[B, length] the clips they came from.
     Returns ``{"loss/sc", "loss/sc_log", "loss/mask", "loss/mcnn"}``, and ``"loss/envelope"`` and
-    ``"loss/stft"`` when their weights are above 0 (tensors with gradients).
+    ``"loss/stft"`` when their weights are above 0 (tensors with gradients), and the soft-masked rendering
+    ``Tensor[B, length]`` the terms judged (the waveform critic judges it too).
     """
     t, c = config.train, config.mcnn
     length = wave.shape[-1]
@@ -105,7 +118,7 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     if t.stft_weight > 0:
         terms["loss/stft"] = spectral_loss(out, wave, t.stft_ffts).mean()
         total = total + t.stft_weight * terms["loss/stft"]
-    return {**terms, "loss/mcnn": total}
+    return {**terms, "loss/mcnn": total}, out
 
 
 class Plateau:
@@ -174,6 +187,8 @@ class NDMRecipe(Recipe):
         self.wae, self.mcnn = build_modules(config, len(CLASSES))
         t = config.train
         self.mel_critic = MelCritic(len(CLASSES), t.critic_channels) if t.adversarial_weight > 0 else None
+        self.wave_critic = (MultiResolutionCritic(t.mcnn_critic_ffts, t.mcnn_critic_channels)
+                            if t.mcnn_adversarial_weight > 0 else None)
         if train_set is not None:
             mean, std = feats.statistics(train_set.mels, config.data.log_eps, config.data.std_floor)
             self.wae.set_statistics(mean, std)
@@ -186,6 +201,9 @@ class NDMRecipe(Recipe):
         if self.mel_critic is not None:
             self._optimizers["mel_critic"] = torch.optim.Adam(self.mel_critic.parameters(), lr=t.critic_lr,
                                                               betas=CRITIC_BETAS)
+        if self.wave_critic is not None:
+            self._optimizers["wave_critic"] = torch.optim.Adam(self.wave_critic.parameters(), lr=t.mcnn_critic_lr,
+                                                               betas=CRITIC_BETAS)
         self.plateaus = {
             "wae": Plateau(self._optimizers["wae"], t.plateau_window, t.plateau_patience,
                            t.plateau_factor, t.min_lr),
@@ -199,6 +217,8 @@ class NDMRecipe(Recipe):
         modules: dict[str, nn.Module] = {"wae": self.wae, "mcnn": self.mcnn}
         if self.mel_critic is not None:
             modules["mel_critic"] = self.mel_critic
+        if self.wave_critic is not None:
+            modules["wave_critic"] = self.wave_critic
         return modules
 
     def release_modules(self) -> list[str]:
@@ -219,13 +239,14 @@ class NDMRecipe(Recipe):
         if not t.freeze_wae:
             metrics.update(self.wae_step(batch, generator))
         if not t.freeze_mcnn:
-            metrics.update(self.mcnn_step(batch))
+            metrics.update(self.mcnn_step(batch, generator))
         metrics["lr/wae"] = self.plateaus["wae"].lr()
         metrics["lr/mcnn"] = self.plateaus["mcnn"].lr()
         return metrics
 
-    def mcnn_step(self, batch: dict[str, torch.Tensor]) -> Metrics:
-        """One MCNN update on the batch's uniform clips (a share of their mels the CWAE's round trip)."""
+    def mcnn_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
+        """One MCNN update on the batch's uniform clips (a share of their mels the CWAE's round trip);
+        with ``train.mcnn_adversarial_weight`` the waveform critic steps first on random crops."""
         t = self.cfg.train
         # In use the MCNN only ever inverts the decoder's mels, which are smoother than real ones
         # (with the first shipped model, Griffin-Lim kept cymbals that the MCNN turned into snares).
@@ -234,16 +255,55 @@ class NDMRecipe(Recipe):
         if decoded:
             mcnn_mel = torch.cat([reconstruct_mels(self.wae, mcnn_mel[:decoded], batch["mcnn_label"][:decoded],
                                                    len(self.classes)), mcnn_mel[decoded:]])
-        terms = mcnn_losses(self.nets["mcnn"], mcnn_mel, batch["mcnn_wave"], self.cfg)
+        terms, out = mcnn_losses(self.nets["mcnn"], mcnn_mel, batch["mcnn_wave"], self.cfg)
+        metrics: Metrics = {}
+        if self.wave_critic is not None:
+            real, fake = random_crops([batch["mcnn_wave"], out], t.mcnn_critic_crop, generator)
+            metrics = self.wave_critic_step(real, fake.detach())
+            adversarial, matching = self.inverter_adversarial_terms(real, fake)
+            terms["loss/mcnn_adv"], terms["loss/mcnn_fm"] = adversarial, matching
+            terms["loss/mcnn"] = (terms["loss/mcnn"] + t.mcnn_adversarial_weight * adversarial
+                                  + t.mcnn_feature_matching * matching)
         opt = self._optimizers["mcnn"]
         opt.zero_grad(set_to_none=True)
         terms["loss/mcnn"].backward()
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.mcnn.parameters(), t.grad_clip)
         opt.step()
-        metrics = {k: v.item() for k, v in terms.items()}
+        metrics.update({k: v.item() for k, v in terms.items()})
         self.plateaus["mcnn"].observe(metrics["loss/mcnn"])
         return metrics
+
+    def wave_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> Metrics:
+        """One least-squares update of the waveform critic on real clips and the MCNN's renderings
+        ``Tensor[B, T]`` each (``fake`` detached)."""
+        real_scores, _ = self.wave_critic(real)
+        fake_scores, _ = self.wave_critic(fake)
+        loss = critic_least_squares_loss(real_scores, fake_scores)
+        opt = self._optimizers["wave_critic"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss/mcnn_critic": loss.item(),
+                "wave_critic/real": torch.stack([s.mean() for s in real_scores]).mean().item(),
+                "wave_critic/fake": torch.stack([s.mean() for s in fake_scores]).mean().item()}
+
+    def inverter_adversarial_terms(self, real: torch.Tensor, fake: torch.Tensor
+                                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MCNN's least-squares adversarial loss and feature-matching gap (scalars) for its renderings
+        ``fake Tensor[B, T]`` of the clips ``real Tensor[B, T]``; the critic's own weights get no gradient.
+        In eval mode, so that spectral normalisation's power iteration does not move the weights between
+        the two forwards (the feature gap of a clip to itself is then exactly 0)."""
+        self.wave_critic.requires_grad_(False)
+        self.wave_critic.eval()
+        try:
+            with torch.no_grad():
+                _, real_features = self.wave_critic(real)
+            fake_scores, fake_features = self.wave_critic(fake)
+        finally:
+            self.wave_critic.requires_grad_(True)
+            self.wave_critic.train()
+        return generator_least_squares_loss(fake_scores), feature_matching_loss(real_features, fake_features)
 
     def wae_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
         """One CWAE update on the batch's class-balanced mels: ``loss/wae = loss/mse + beta loss/mmd``."""
@@ -334,9 +394,10 @@ class NDMRecipe(Recipe):
                 raise DrumsynthError("--init with new CWAE widths (model.channels / model.fc) trains a new CWAE: "
                                      "train.freeze_wae must be false")
             checkpoint = {**checkpoint, "model": {**checkpoint["model"], "wae": self.wae.state_dict()}}
-        if self.mel_critic is not None and "mel_critic" not in checkpoint.get("model", {}):
-            # A release keeps no critic: this run's starts fresh.
-            checkpoint = {**checkpoint, "model": {**checkpoint["model"], "mel_critic": self.mel_critic.state_dict()}}
+        for name, critic in (("mel_critic", self.mel_critic), ("wave_critic", self.wave_critic)):
+            if critic is not None and name not in checkpoint.get("model", {}):
+                # A release keeps no critic: this run's starts fresh.
+                checkpoint = {**checkpoint, "model": {**checkpoint["model"], name: critic.state_dict()}}
         super().init_from(self.with_factored_mcnn(checkpoint))
         self.init_extra = None if new_wae else extra
 
@@ -575,13 +636,14 @@ def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int 
     """The family contract's ``data_factories``: (train factory, valid factory or None).
 
     Every rank samples the whole training split with its own generator (the Trainer seeds each
-    rank differently), so no sharding is needed; ``rank`` is unused. ``train.adversarial_weight`` is refused
-    with more than one process: its forwards bypass the DDP wrapper, so the ranks' gradients would not meet.
+    rank differently), so no sharding is needed; ``rank`` is unused. The terms on prior codes and the MCNN's
+    critic are refused with more than one process: their forwards bypass the DDP wrapper (the critics are
+    not wrapped), so the ranks' gradients would not meet.
     """
     del rank
-    if world_size > 1 and decodes_prior(config.train):
-        raise DrumsynthError("train.adversarial_weight and train.class_spectrum train in one process only: "
-                             "run them without torchrun")
+    if world_size > 1 and (decodes_prior(config.train) or config.train.mcnn_adversarial_weight > 0):
+        raise DrumsynthError("train.adversarial_weight, train.class_spectrum and train.mcnn_adversarial_weight "
+                             "train in one process only: run them without torchrun")
     train = feats.features(cache, "train", config.data)
     valid = None
     if cache.indices("valid"):
