@@ -12,8 +12,10 @@ real test kits, as the "real data" row of ``drumsynth evaluate`` does, after:
 so that the generated hits' FAD (202 for the session-10 release) splits into what the inverter, the
 CWAE's reconstruction and the prior each add.
 
-usage: python scripts/ndm_fad_sources.py [MODEL]   (default: the shipped ndm; run from the repository root
-       with the corpus cache in data/corpus; it renders and embeds the train split four times)
+usage: python scripts/ndm_fad_sources.py [MODEL] [STAGES]   (default: the shipped ndm, every stage; run from
+       the repository root with the corpus cache in data/corpus; it renders and embeds the train split once a
+       stage). STAGES is a comma-separated subset of real, griffin_lim, mcnn, chain: an inverter candidate
+       changes only the last two.
 """
 import sys
 
@@ -54,14 +56,17 @@ def main() -> None:
     # The model's own (8-class) label of each sound, in real_set's order (the cache's 3-class indices).
     names = [cache.records[i]["label"] for i in cache.indices("train", three_class=True)]
     labels = F.one_hot(torch.tensor([CLASSES.index(c) for c in names]), len(CLASSES)).float()
-    stages = {
-        "real train sounds": train.waves,
-        "Griffin-Lim on their mel": rendered(lambda w, lab: model.invert(model.mel(w), method="griffin_lim"),
-                                             train.waves, labels, model.length),
-        "MCNN on their mel": rendered(lambda w, lab: model.invert(model.mel(w)), train.waves, labels, model.length),
-        "encode -> decode -> MCNN": rendered(lambda w, lab: model.reconstruct(w, lab), train.waves, labels,
-                                             model.length),
+    renderers = {
+        "real": ("real train sounds", None),
+        "griffin_lim": ("Griffin-Lim on their mel", lambda w, lab: model.invert(model.mel(w), method="griffin_lim")),
+        "mcnn": ("MCNN on their mel", lambda w, lab: model.invert(model.mel(w))),
+        "chain": ("encode -> decode -> MCNN", lambda w, lab: model.reconstruct(w, lab)),
     }
+    chosen = sys.argv[2].split(",") if len(sys.argv) > 2 else list(renderers)
+    unknown = set(chosen) - set(renderers)
+    assert not unknown, f"unknown stages {sorted(unknown)}: choose from {list(renderers)}"
+    stages = {renderers[key][0]: train.waves if renderers[key][1] is None
+              else rendered(renderers[key][1], train.waves, labels, model.length) for key in chosen}
     classifier, aisfx = load_classifier(None), AisfxEmbedder()
     reference = compute_features(test, classifier, aisfx)
     print(f"{path}: {len(train.waves)} train sounds against {len(test.waves)} test-kit sounds (3-class view, 1 s)")

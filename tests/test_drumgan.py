@@ -440,6 +440,29 @@ def test_class_ripple_term_adds_to_the_class_spectrum_term_at_the_last_scale(tin
     assert "loss/class_ripple" not in early
 
 
+def test_the_spectrogram_critic_trains_beside_the_wasserstein_critic_at_the_last_scale(tiny_cache):
+    """``train.wave_critic``: at the last scale a second critic steps on the released sounds after the
+    Wasserstein critic (whose step is unchanged), and the generator's loss gains its weighted
+    least-squares term; coarser scales and the release do without it."""
+    config = tiny_config()
+    last, coarser = gan_steps(config.train) - 1, sum(config.train.stage_steps[:5]) - 1
+    small = ["train.wave_critic_ffts=[256, 512]", "train.wave_critic_channels=[4, 4, 8, 8]"]
+    _, plain = fresh_gan_step(tiny_cache, last)
+    recipe, heard = fresh_gan_step(tiny_cache, last, "train.wave_critic=0.5", *small)
+    assert heard["loss/d"] == pytest.approx(plain["loss/d"], rel=1e-5)
+    assert heard["loss/wave_d"] > 0 and {"wave_critic/real", "wave_critic/fake"} <= set(heard)
+    assert heard["loss/g"] == pytest.approx(plain["loss/g"] + 0.5 * heard["loss/wave_g"], rel=1e-4)
+    assert "wave_critic" in recipe.modules() and "wave_critic" not in recipe.release_modules()
+    seed_everything(0)  # as fresh_gan_step: the critic as it was before the step
+    fresh = family_module("drumgan").build_recipe(tiny_config("train.wave_critic=0.5", *small), tiny_cache)
+    assert any(not torch.equal(a, b) for a, b in zip(recipe.wave_critic.parameters(),
+                                                     fresh.wave_critic.parameters()))
+    _, early = fresh_gan_step(tiny_cache, coarser, "train.wave_critic=0.5", *small)
+    assert "loss/wave_g" not in early and "loss/wave_d" not in early
+    with pytest.raises(DrumsynthError, match="wave_critic_ffts"):
+        DrumGANRecipe(tiny_config("train.wave_critic=0.5", f"train.wave_critic_ffts=[{10 * config.data.length}]"))
+
+
 def test_soft_labels_are_the_classifiers_3_class_probabilities(tiny_cache):
     data = tiny_config().data
     specs = gdata.build_specset(tiny_cache, "train", data)

@@ -149,6 +149,13 @@ class TrainConfig:
         as much as real ones do, and no more; 0 = off.
         Ours (issue 14: run 5's ticks are broadband frames louder than their neighbours; docs/drumgan.md,
         session 14)
+    wave_critic : weight of the generator's least-squares loss against a second critic at the last scale, a
+        multi-resolution spectrogram critic (:class:`drumsynth.nn.wave_critic.MultiResolutionCritic`) that
+        judges the released sounds against the step's real clips on log-magnitude STFTs, the finest with
+        2.9 ms hops; 0 = off. Ours (issue 14: run 5's ticks are 2.9 ms broadband frames, and the Wasserstein
+        critic sees 11.6 ms frames; docs/drumgan.md, session 15)
+    wave_critic_ffts, wave_critic_channels, wave_critic_lr : that critic's FFT sizes (hop a quarter of each),
+        conv widths and Adam learning rate (betas 0.5, 0.9)
     log_every, checkpoint_every, preview_every, preview_n, valid_every, ema_decay, seed, threads :
         Trainer cadence and settings (``ema_decay`` unused: see ``g_ema_decay``)
     """
@@ -172,6 +179,10 @@ class TrainConfig:
     critic_hears_release: bool = False
     class_spectrum: float = 0.0
     class_ripple: float = 0.0
+    wave_critic: float = 0.0
+    wave_critic_ffts: list[int] = field(default_factory=lambda: [512, 1024, 2048])
+    wave_critic_channels: list[int] = field(default_factory=lambda: [8, 16, 32, 32])
+    wave_critic_lr: float = 2e-4
     log_every: int = 100
     checkpoint_every: int = 2000
     preview_every: int = 0
@@ -188,7 +199,8 @@ class TrainConfig:
             "drift_weight": "non_negative", "aux_weight": "non_negative", "g_ema_decay": "decay",
             "encoder_batch": "count", "encoder_lr": "positive", "encoder_alpha": "non_negative",
             "encoder_beta": "non_negative", "encoder_real": "non_negative", "select_per_class": "non_negative",
-            "class_spectrum": "non_negative", "class_ripple": "non_negative",
+            "class_spectrum": "non_negative", "class_ripple": "non_negative", "wave_critic": "non_negative",
+            "wave_critic_ffts": "count", "wave_critic_channels": "count", "wave_critic_lr": "positive",
             "log_every": "non_negative", "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
             "threads": "non_negative"})
@@ -255,6 +267,9 @@ def check(config: Config) -> Config:
             raise DrumsynthError(f"{name} needs one entry per scale ({n_scales}), got {values}")
     if any(rate <= 0 for rate in t.lr):
         raise DrumsynthError(f"train.lr must be positive at every scale, got {t.lr}")
+    if t.wave_critic > 0 and max(t.wave_critic_ffts) > d.length:
+        raise DrumsynthError(f"train.wave_critic_ffts ({max(t.wave_critic_ffts)}) must fit a clip "
+                             f"(data.length {d.length})")
     if any(s < 0 for s in t.stage_steps) or any(b < 2 for b in t.batch_size):
         raise DrumsynthError("train.stage_steps must be >= 0 and train.batch_size >= 2 (minibatch stddev)")
     if t.stage_steps[-1] < 1:

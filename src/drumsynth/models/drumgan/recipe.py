@@ -20,6 +20,10 @@ The schedule is a function of the step alone (resume-exact):
   family's term; soft labels weight the means). With ``train.class_ripple`` > 0, likewise ``class_ripple``
   times the gap of the per-class mean cell-to-cell ripple of those spectrograms (``loss/class_ripple``,
   :func:`drumsynth.nn.wave.spectral_ripple`).
+- With ``train.wave_critic`` > 0, the last scale also trains a second critic, a multi-resolution spectrogram
+  critic on the released sounds (:mod:`drumsynth.nn.wave_critic`, least squares) against the step's real
+  clips, and the generator's loss holds ``wave_critic`` times its least-squares loss (``loss/wave_g``;
+  the critic's own ``loss/wave_d``). A training module only: the release keeps the generator and encoder.
 - With ``train.select_per_class`` N > 0, every validation of the last stage at full fade scores the
   generator's class agreement (the drum classifier on N hits per class from fixed latents), and the
   encoder phase starts by loading the best-scoring generator: the GAN's checkpoint selection.
@@ -47,12 +51,16 @@ from drumsynth.models.drumgan.config import Config, DataConfig, check, gan_steps
 from drumsynth.models.drumgan.model import EDGE_FRAMES_DROPPED, render_hits
 from drumsynth.models.drumgan.networks import real_at_scale, upsample
 from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, log_spectrum_cells, spectral_ripple
+from drumsynth.nn.wave_critic import MultiResolutionCritic, critic_update, generator_least_squares_loss
 from drumsynth.train.distributed import average_gradients
 from drumsynth.train.recipe import Metrics, Recipe
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection
 
 # Latents of the generator selection: the same hits at every validation, unrelated to training's draws.
 SELECTION_SEED = 20221
+
+# Adam betas of the spectrogram critic (train.wave_critic): the least-squares GANs' usual setting.
+WAVE_CRITIC_BETAS = (0.5, 0.9)
 
 
 def stage_at(config: Config, step: int) -> tuple[int, float]:
@@ -133,6 +141,11 @@ class DrumGANRecipe(Recipe):
             "critic": torch.optim.Adam(self.critic.parameters(), lr=t.lr[0], betas=betas, eps=1e-8),
             "encoder": torch.optim.Adam(self.encoder.parameters(), lr=t.encoder_lr),
         }
+        self.wave_critic = (MultiResolutionCritic(t.wave_critic_ffts, t.wave_critic_channels)
+                            if t.wave_critic > 0 else None)
+        if self.wave_critic is not None:
+            self._optimizers["wave_critic"] = torch.optim.Adam(self.wave_critic.parameters(), lr=t.wave_critic_lr,
+                                                               betas=WAVE_CRITIC_BETAS)
         self.last_step = 0
         self.selection = GeneratorSelection()  # train.select_per_class: the generator the encoder phase uses
         self.class_agreement = ClassAgreement(SELECTION_SEED, t.select_per_class, len(self.classes),
@@ -141,8 +154,11 @@ class DrumGANRecipe(Recipe):
     # ---- contract ------------------------------------------------------------------------------
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "critic": self.critic, "encoder": self.encoder,
-                "generator_ema": self.generator_ema}
+        modules = {"generator": self.generator, "critic": self.critic, "encoder": self.encoder,
+                   "generator_ema": self.generator_ema}
+        if self.wave_critic is not None:
+            modules["wave_critic"] = self.wave_critic
+        return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._optimizers
@@ -178,7 +194,8 @@ class DrumGANRecipe(Recipe):
         class_terms = [(name, view, weight) for name, view, weight in
                        (("class_spectrum", log_spectrum_cells, t.class_spectrum),
                         ("class_ripple", spectral_ripple, t.class_ripple)) if weight > 0 and last_scale]
-        if class_terms:
+        hears_waves = self.wave_critic is not None and last_scale
+        if class_terms or hears_waves:
             with torch.no_grad():
                 real_wave = released_wave(real, self.cfg.data, self.gain)
                 real_views = [class_mean_spectra(real_wave, c_real, view) for _, view, _ in class_terms]
@@ -194,6 +211,8 @@ class DrumGANRecipe(Recipe):
         z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
         with torch.no_grad():
             fake = G(z, c_fake, scale, alpha)
+            # The spectrogram critic's generated sounds: the same draws, as the release plays them.
+            fake_wave = released_wave(fake, self.cfg.data, self.gain) if hears_waves else None
             if hears_release:
                 fake = played(fake, self.cfg.data, self.gain)
         d_real, cls_real = D(real, scale, alpha)
@@ -207,16 +226,25 @@ class DrumGANRecipe(Recipe):
         loss_d.backward()
         average_gradients(self.critic)
         opt.step()
+        extra: Metrics = {}
+        if hears_waves:
+            extra.update(self._wave_critic_step(real_wave, fake_wave))
 
         # -- generator --
         self.critic.requires_grad_(False)
+        if self.wave_critic is not None:
+            self.wave_critic.requires_grad_(False)
         try:
             z = torch.randn(b, latent, generator=generator, device=generator.device).to(real)
             fake = G(z, c_fake, scale, alpha)
-            extra: Metrics = {}
             loss_g = fake.new_zeros(())
-            if class_terms:
+            if class_terms or hears_waves:
                 fake_wave = released_wave(fake, self.cfg.data, self.gain)
+            if hears_waves:
+                wave_g = generator_least_squares_loss(self.wave_critic(fake_wave)[0])
+                loss_g = loss_g + t.wave_critic * wave_g
+                extra["loss/wave_g"] = wave_g.item()
+            if class_terms:
                 for (name, view, weight), (real_means, real_present) in zip(class_terms, real_views, strict=True):
                     distance = class_spectrum_distance(fake_wave, c_fake, real_means, real_present, view)
                     loss_g = loss_g + weight * distance
@@ -233,10 +261,19 @@ class DrumGANRecipe(Recipe):
             opt.step()
         finally:
             self.critic.requires_grad_(True)
+            if self.wave_critic is not None:
+                self.wave_critic.requires_grad_(True)
         self._update_ema(step)
         return {"loss/d": loss_d.item(), "loss/g": loss_g.item(), "loss/gp": gp.item(),
                 "loss/wasserstein": wasserstein.item(), "loss/aux_d": aux_d.item(), "loss/aux_g": aux_g.item(),
                 "stage/scale": float(scale), "stage/alpha": float(alpha), **extra}
+
+    def _wave_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> Metrics:
+        """One least-squares update of the spectrogram critic on real and generated released sounds
+        ``Tensor[B, length]`` each (no gradient to the generator)."""
+        loss, real_mean, fake_mean = critic_update(self.wave_critic, self._optimizers["wave_critic"], real, fake,
+                                                   sync=average_gradients)
+        return {"loss/wave_d": loss, "wave_critic/real": real_mean, "wave_critic/fake": fake_mean}
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:

@@ -147,7 +147,7 @@ class TrainConfig:
         the batch's clips, on cells of 8 mel bins x 2 frames (ours, the mel-domain twin of the drumgan and
         style term; docs/ndm.md: the prior's draws are darker than the recordings); 0 = off
     mcnn_adversarial_weight : weight of the MCNN's adversarial term (``loss/mcnn_adv``): a multi-resolution
-        spectrogram critic (:class:`drumsynth.models.ndm.wave_critic.MultiResolutionCritic`, least squares)
+        spectrogram critic (:class:`drumsynth.nn.wave_critic.MultiResolutionCritic`, least squares)
         judges random crops of the clips against the MCNN's renderings of them; 0 = off (the seed). Ours,
         the neural vocoders' critic, see docs/ndm.md
     mcnn_feature_matching : weight of the gap between the critic's activations on the clips and on their

@@ -22,7 +22,7 @@ against the decoder's mels of the MMD's prior codes; the critic takes one step p
 log-mels of those prior codes' decodings and of the batch's clips (:func:`class_mel_distance`).
 
 With ``train.mcnn_adversarial_weight`` the MCNN's loss gains ``mcnn_adversarial_weight * loss/mcnn_adv +
-mcnn_feature_matching * loss/mcnn_fm``: a multi-resolution spectrogram critic (:mod:`wave_critic`, least
+mcnn_feature_matching * loss/mcnn_fm``: a multi-resolution spectrogram critic (:mod:`drumsynth.nn.wave_critic`, least
 squares, as in the neural vocoders) judges random crops of the batch's clips against the MCNN's renderings
 of them, after its own step (``loss/mcnn_critic``). A training module too, left out of the release.
 
@@ -63,14 +63,14 @@ from drumsynth.models.ndm.mcnn import (
 )
 from drumsynth.models.ndm.mel_critic import MelCritic, critic_hinge_loss
 from drumsynth.models.ndm.wae import CWAE, class_mmd
-from drumsynth.models.ndm.wave_critic import (
+from drumsynth.nn.wave import band_envelope_distance, class_means, spectral_loss
+from drumsynth.nn.wave_critic import (
     MultiResolutionCritic,
-    critic_least_squares_loss,
+    critic_update,
     feature_matching_loss,
     generator_least_squares_loss,
     random_crops,
 )
-from drumsynth.nn.wave import band_envelope_distance, class_means, spectral_loss
 from drumsynth.train.recipe import Metrics, Recipe
 
 # At most this many mel frames fit the low-rank first layer when a run adds ``mcnn.mel_rank``
@@ -277,16 +277,8 @@ class NDMRecipe(Recipe):
     def wave_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> Metrics:
         """One least-squares update of the waveform critic on real clips and the MCNN's renderings
         ``Tensor[B, T]`` each (``fake`` detached)."""
-        real_scores, _ = self.wave_critic(real)
-        fake_scores, _ = self.wave_critic(fake)
-        loss = critic_least_squares_loss(real_scores, fake_scores)
-        opt = self._optimizers["wave_critic"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"loss/mcnn_critic": loss.item(),
-                "wave_critic/real": torch.stack([s.mean() for s in real_scores]).mean().item(),
-                "wave_critic/fake": torch.stack([s.mean() for s in fake_scores]).mean().item()}
+        loss, real_mean, fake_mean = critic_update(self.wave_critic, self._optimizers["wave_critic"], real, fake)
+        return {"loss/mcnn_critic": loss, "wave_critic/real": real_mean, "wave_critic/fake": fake_mean}
 
     def inverter_adversarial_terms(self, real: torch.Tensor, fake: torch.Tensor
                                    ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,26 +1,31 @@
-"""A multi-resolution spectrogram critic on the MCNN's waveforms: the inverter's adversarial term (ours).
+"""A multi-resolution spectrogram critic on waveforms (ours; shared by ndm's inverter and drumgan).
 
-The seed trains its MCNN with spectral convergence on the mel alone, and ours adds multi-resolution STFT
-and band-envelope gaps: all distances to the one target, so where the mel leaves the fine structure open
-(the phase of a noise burst, the texture of a cymbal's highs) the inverter answers with an average of
-what it could be. On the train split's own mels the MCNN's sounds score FAD_aisfx 161 against 84 for
-Griffin-Lim on the same mels (docs/ndm.md, "Where the distance to the real kits comes from"). Neural
-vocoders close that gap with a critic on the waveform and a feature-matching term (MelGAN, Kumar et al.
-2019; HiFi-GAN, Kong et al. 2020); this one judges log-magnitude STFTs at several resolutions, as
-UnivNet's multi-resolution discriminator does (Jang et al. 2021), because a drum hit is noise and
-transients more than periodic voice: what an STFT critic sees at 2.9 ms hops (the frame-rate flutter the
-MCNN once made) and at 46 ms windows (its spectral texture) is what the listener hears.
+Spectral distances to one target let a network answer what they leave open (the phase of a noise burst,
+the texture of a cymbal's highs) with an average of what it could be, and a critic that sees only 11.6 ms
+frames lets a generator tick between them. Neural vocoders close that gap with a critic on the waveform
+(MelGAN, Kumar et al. 2019; HiFi-GAN, Kong et al. 2020); this one judges log-magnitude STFTs at several
+resolutions, as UnivNet's multi-resolution discriminator does (Jang et al. 2021), because a drum hit is
+noise and transients more than periodic voice: at a 512-sample FFT its hop is 2.9 ms, fine enough to hear
+a frame-rate flutter or a tick, and at 2048 it sees the spectral texture.
+
+- ndm (``train.mcnn_adversarial_weight``): the MCNN's renderings of real mels against the clips, with
+  feature matching (the pairs are known). On the train split's own mels the shipped MCNN scored FAD_aisfx
+  161 against 84 for Griffin-Lim (docs/ndm.md, "Where the distance to the real kits comes from").
+- drumgan (``train.wave_critic``): the released sounds of the last scale against real clips, beside the
+  Wasserstein critic on complex-STFT channels (docs/drumgan.md: its ticks are 2.9 ms broadband frames).
 
 Every resolution is a small 2-D conv stack striding over frequency and time (a CPU budget: a quarter of
-a GFLOP per clip and resolution), with spectral normalisation (Miyato et al. 2018). Losses are
-least-squares (HiFi-GAN's) and the feature matching is the mean L1 gap between every layer's activations
-on the real clip and on its rendering.
+a GFLOP per second of audio and resolution at the default widths), with spectral normalisation (Miyato
+et al. 2018). Losses are least-squares (HiFi-GAN's); feature matching is the mean L1 gap between every
+layer's activations on a real clip and on its rendering.
 
 Shapes: ``wave Tensor[B, T]`` -> per resolution, a score map ``Tensor[B, F', T']`` and the list of
 intermediate activations ``Tensor[B, C, F_i, T_i]``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -86,6 +91,23 @@ class MultiResolutionCritic(nn.Module):
 def critic_least_squares_loss(real: Scores, fake: Scores) -> torch.Tensor:
     """The critic's loss, mean over resolutions of E[(D(x) - 1)²] + E[D(G(m))²] -> scalar."""
     return torch.stack([((r - 1) ** 2).mean() + (f ** 2).mean() for r, f in zip(real, fake)]).mean()
+
+
+def critic_update(critic: MultiResolutionCritic, optimizer: torch.optim.Optimizer, real: torch.Tensor,
+                  fake: torch.Tensor, sync: Callable[[nn.Module], None] | None = None) -> tuple[float, float, float]:
+    """One least-squares update of ``critic`` on real and generated waves ``Tensor[B, T]`` each (``fake``
+    without gradient to its maker); ``sync(critic)`` runs between backward and step (gradient averaging
+    across processes). Returns (loss, mean score of the real waves, mean score of the generated ones)."""
+    real_scores, _ = critic(real)
+    fake_scores, _ = critic(fake)
+    loss = critic_least_squares_loss(real_scores, fake_scores)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if sync is not None:
+        sync(critic)
+    optimizer.step()
+    return (loss.item(), torch.stack([s.mean() for s in real_scores]).mean().item(),
+            torch.stack([s.mean() for s in fake_scores]).mean().item())
 
 
 def generator_least_squares_loss(fake: Scores) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The MCNN's waveform critic (models/ndm/wave_critic.py, train.mcnn_adversarial_weight; issue 14, goal 4):
+"""The multi-resolution spectrogram critic (nn/wave_critic.py: ndm's train.mcnn_adversarial_weight, drumgan's
+train.wave_critic; issue 14, goals 3 and 4):
 shapes, the least-squares and feature-matching losses, the shared crops, and that a few critic steps learn
 to hear the frame-rate flutter the MCNN once made."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from drumsynth.models.ndm.wave_critic import (
+from drumsynth.nn.wave_critic import (
     MultiResolutionCritic,
     critic_least_squares_loss,
     feature_matching_loss,
