@@ -14,10 +14,10 @@ a frame-rate flutter or a tick, and at 2048 it sees the spectral texture.
 - drumgan (``train.wave_critic``): the released sounds of the last scale against real clips, beside the
   Wasserstein critic on complex-STFT channels (docs/drumgan.md: its ticks are 2.9 ms broadband frames).
 
-Every resolution is a small 2-D conv stack striding over frequency and time (a CPU budget: a quarter of
-a GFLOP per second of audio and resolution at the default widths), with spectral normalisation (Miyato
-et al. 2018). Losses are least-squares (HiFi-GAN's); feature matching is the mean L1 gap between every
-layer's activations on a real clip and on its rendering.
+Every resolution is a small 2-D conv stack striding over frequency and time, with spectral normalisation
+(Miyato et al. 2018); a CPU budget: at the default widths its convolutions cost 0.09 GFLOP per second of
+44.1 kHz audio and resolution (torch's FlopCounterMode). Losses are least-squares (HiFi-GAN's); feature
+matching is the mean L1 gap between every layer's activations on a real clip and on its rendering.
 
 Shapes: ``wave Tensor[B, T]`` -> per resolution, a score map ``Tensor[B, F', T']`` and the list of
 intermediate activations ``Tensor[B, C, F_i, T_i]``.
@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 LEAK = 0.2
-# Magnitudes below this (about -100 dB of a full-scale sinusoid's bin) read as silence in the log.
+# Magnitudes below this (-100 dB re 1) read as silence in the log.
 LOG_FLOOR = 1e-5
 
 Scores = list[torch.Tensor]
@@ -111,7 +111,7 @@ def critic_update(critic: MultiResolutionCritic, optimizer: torch.optim.Optimize
 
 
 def generator_least_squares_loss(fake: Scores) -> torch.Tensor:
-    """The inverter's adversarial loss, mean over resolutions of E[(D(G(m)) - 1)²] -> scalar."""
+    """The generator's (or inverter's) adversarial loss, mean over resolutions of E[(D(G(m)) - 1)²] -> scalar."""
     return torch.stack([((f - 1) ** 2).mean() for f in fake]).mean()
 
 
