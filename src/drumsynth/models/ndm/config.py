@@ -92,6 +92,9 @@ class MCNNConfig:
         channels first (a low-rank first layer, ours: ~1/7 of its multiplies at r = 32). ``drumsynth train
         --init`` from a model without it fits the two factors to the training frames
         (:func:`drumsynth.models.ndm.mcnn.factor_first_layer`)
+    mixed_layers : 0 = separate heads (the seed); n > 0 = the last n layers before the output read every
+        head's channels (ours: no extra time, see :class:`drumsynth.models.ndm.mcnn.MCNN`). ``drumsynth train
+        --init`` from a model with separate heads starts from the same function (zero off the heads' blocks)
     """
 
     heads: int = 8
@@ -99,12 +102,14 @@ class MCNNConfig:
     width: int = 13
     channels: int = 128
     mel_rank: int = 0
+    mixed_layers: int = 0
     mask_threshold_db: float = -60.0
     mask_window: int = 255
 
     def __post_init__(self) -> None:
         check_domains(self, "mcnn", {"heads": "count", "layers": "count", "width": "count", "channels": "count",
-                                     "mask_window": "count", "mel_rank": "non_negative"})
+                                     "mask_window": "count", "mel_rank": "non_negative",
+                                     "mixed_layers": "non_negative"})
 
 
 @dataclass
@@ -236,7 +241,8 @@ class Config:
     # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors), or,
     # for the CWAE's widths (CWAE_SHAPE), starts a new CWAE beside the init's MCNN (NDMRecipe.init_from).
     CWAE_SHAPE: ClassVar[tuple[str, ...]] = ("channels", "fc")
-    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", *(f"model.{key}" for key in CWAE_SHAPE))
+    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", "mcnn.mixed_layers",
+                                                   *(f"model.{key}" for key in CWAE_SHAPE))
 
 
 def n_frames(data: DataConfig) -> int:
@@ -278,6 +284,9 @@ def check(config: Config) -> Config:
     if c.mel_rank >= d.n_mels:
         raise DrumsynthError(f"mcnn.mel_rank must be below data.n_mels = {d.n_mels} (0 = no projection), "
                              f"got {c.mel_rank}")
+    if c.mixed_layers > c.layers - 2:
+        raise DrumsynthError(f"mcnn.mixed_layers counts layers between the first and the output: at most "
+                             f"mcnn.layers - 2 = {c.layers - 2}, got {c.mixed_layers}")
     if c.mask_window < 1 or c.mask_window % 2 == 0:
         raise DrumsynthError(f"mcnn.mask_window must be odd, got {c.mask_window}")
     if not m.channels:
@@ -307,7 +316,7 @@ def mcnn_kwargs(config: Config) -> dict[str, Any]:
     """Keyword arguments of :class:`drumsynth.models.ndm.mcnn.MCNN`."""
     c = config.mcnn
     return {"n_mels": config.data.n_mels, "heads": c.heads, "layers": c.layers, "width": c.width,
-            "channels": c.channels, "mel_rank": c.mel_rank}
+            "channels": c.channels, "mel_rank": c.mel_rank, "mixed_layers": c.mixed_layers}
 
 
 def mel_kwargs(data: DataConfig) -> dict[str, Any]:

@@ -76,12 +76,14 @@ def head_channels(layers: int, channels: int) -> list[int]:
     return [*out, 2]
 
 
-def block_diagonal_mask(conv: nn.ConvTranspose1d) -> torch.Tensor:
-    """1 where a grouped transposed conv connects input and output channel: Tensor[C_in, C_out, 1]."""
-    c_in, c_out = conv.in_channels, conv.out_channels
-    group_in = torch.arange(c_in) // (c_in // conv.groups)
-    group_out = torch.arange(c_out) // (c_out // conv.groups)
-    return (group_in[:, None] == group_out[None, :]).float().unsqueeze(-1)
+def block_diagonal_weight(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """A grouped transposed conv's weight Tensor[C_in, C_out / groups, width] as the ungrouped weight of the
+    same function: Tensor[C_in, C_out, width], zero off the diagonal blocks."""
+    c_in, c_group, _ = weight.shape
+    group_in = torch.arange(c_in, device=weight.device) // (c_in // groups)
+    group_out = torch.arange(c_group * groups, device=weight.device) // c_group
+    mask = (group_in[:, None] == group_out[None, :]).to(weight.dtype).unsqueeze(-1)
+    return weight.repeat(1, groups, 1) * mask
 
 
 def space_to_depth(x: torch.Tensor, fold: int) -> torch.Tensor:
@@ -148,6 +150,10 @@ class MCNN(nn.Module):
         mel frame to r channels first (``mel_projection``), the first layer reading those: a low-rank
         first layer (:func:`factor_first_layer`). Ours: at 512 mel bins the first layer is ~70 % of the
         network's multiplies, and its outputs on real frames lie within a few dozen directions
+    mixed_layers : 0 = the seed's separate heads; n > 0 = the last n layers before the output read every
+        head's channels (ungrouped). Ours: those layers have 2-4 channels a head and already run as dense
+        convolutions with a block-diagonal weight (see the module docstring), so filling the blocks costs no
+        time; a grouped model converts exactly (:func:`block_diagonal_weight`)
 
     Buffers
     -------
@@ -156,8 +162,10 @@ class MCNN(nn.Module):
     """
 
     def __init__(self, n_mels: int, heads: int = 8, layers: int = 8, width: int = 13,
-                 channels: int = 128, mel_rank: int = 0) -> None:
+                 channels: int = 128, mel_rank: int = 0, mixed_layers: int = 0) -> None:
         super().__init__()
+        if not 0 <= mixed_layers <= layers - 2:
+            raise ValueError(f"mixed_layers must be in [0, layers - 2 = {layers - 2}], got {mixed_layers}")
         self.heads, self.layers = heads, layers
         self.upsampling = 2 ** layers
         sizes = head_channels(layers, channels)
@@ -165,17 +173,17 @@ class MCNN(nn.Module):
         self.mel_projection = nn.Conv1d(n_mels, mel_rank, 1, bias=False) if mel_rank else None
         convs = []
         c_in = mel_rank or n_mels
+        first_mixed = layers - 1 - mixed_layers
         for i, c in enumerate(sizes):
+            groups = 1 if i == 0 or first_mixed <= i < layers - 1 else heads
             # padding (w-1)/2 and output_padding 1 make each layer exactly x2: (n-1)*2 - 2p + w + 1 = 2n.
             convs.append(nn.ConvTranspose1d(c_in, heads * c, width, stride=2, padding=pad,
-                                            output_padding=1, groups=1 if i == 0 else heads, bias=False))
+                                            output_padding=1, groups=groups, bias=False))
             c_in = heads * c
         self.convs = nn.ModuleList(convs)
         self.head_weights = nn.Parameter(torch.full((heads,), 1.0 / heads))
         self.softsign = ScaledSoftsign()
         self.register_buffer("input_gain", torch.ones(()))
-        for i, conv in enumerate(self.convs):
-            self.register_buffer(f"block_mask{i}", block_diagonal_mask(conv), persistent=False)
         # How each layer runs (see the module docstring): "dense", "grouped", "polyphase" or "output".
         self.kinds = [layer_kind(i, layers - 1, conv) for i, conv in enumerate(self.convs)]
         # The output layer's input is N * 2**(layers-1) samples long: a fold that divides every N.
@@ -186,9 +194,7 @@ class MCNN(nn.Module):
         """Layer ``i``'s grouped weight as an ungrouped one: Tensor[C_in, C_out, width], zero off the
         diagonal blocks."""
         conv = self.convs[i]
-        if conv.groups == 1:
-            return conv.weight
-        return conv.weight.repeat(1, conv.groups, 1) * getattr(self, f"block_mask{i}")
+        return conv.weight if conv.groups == 1 else block_diagonal_weight(conv.weight, conv.groups)
 
     def output_weight(self) -> torch.Tensor:
         """The last layer with the head weights and head sums folded in: Tensor[C_in, 2, width]
@@ -324,11 +330,14 @@ def factor_first_layer(weight: torch.Tensor, frames: torch.Tensor, rank: int
 def layer_kind(i: int, last: int, conv: nn.ConvTranspose1d) -> str:
     """How MCNN layer ``i`` of ``0..last`` runs: "output" (the last), "dense" (the ungrouped first over more
     than ``POLYPHASE_FIRST_MAX_CHANNELS`` inputs), "grouped" (>= ``GROUPED_MIN_CHANNELS`` input channels a
-    group) or "polyphase" (narrower groups, and a narrow first layer)."""
+    group) or "polyphase" (narrower groups, a narrow first layer, and the mixed layers: their stored weight
+    is the dense one the grouped ones of the same width run with)."""
     if i == last:
         return "output"
     if i == 0:
         return "polyphase" if conv.in_channels <= POLYPHASE_FIRST_MAX_CHANNELS else "dense"
+    if conv.groups == 1:
+        return "polyphase"
     return "grouped" if conv.in_channels // conv.groups >= GROUPED_MIN_CHANNELS else "polyphase"
 
 

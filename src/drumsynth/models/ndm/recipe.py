@@ -29,7 +29,9 @@ of them, after its own step (``loss/mcnn_critic``). A training module too, left 
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter), with
 ``train.freeze_mcnn`` only the CWAE (a continuation of its autoencoder). A run with
 ``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
-frames (:func:`mcnn.factor_first_layer`) and trains on from there.
+frames (:func:`mcnn.factor_first_layer`) and trains on from there; one with ``mcnn.mixed_layers`` started
+from separate heads fills those layers' off-head blocks with zeros (:func:`mcnn.block_diagonal_weight`), the
+same function, and learns them.
 
 Learning rates are annealed on plateau of each network's own training loss (window means), which
 is deterministic and resume-exact (the state lives in :meth:`state_dict`).
@@ -56,6 +58,7 @@ from drumsynth.models.ndm.config import Config, TrainConfig, check, mel_kwargs
 from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import (
+    block_diagonal_weight,
     factor_first_layer,
     log_spectral_convergence,
     mask_target,
@@ -390,7 +393,7 @@ class NDMRecipe(Recipe):
             if critic is not None and name not in checkpoint.get("model", {}):
                 # A release keeps no critic: this run's starts fresh.
                 checkpoint = {**checkpoint, "model": {**checkpoint["model"], name: critic.state_dict()}}
-        super().init_from(self.with_factored_mcnn(checkpoint))
+        super().init_from(self.with_mixed_mcnn(self.with_factored_mcnn(checkpoint)))
         self.init_extra = None if new_wae else extra
 
     def with_factored_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -410,6 +413,22 @@ class NDMRecipe(Recipe):
         projection, first = factor_first_layer(stored["convs.0.weight"], frames[order[:FACTOR_FRAMES]],
                                                self.cfg.mcnn.mel_rank)
         mcnn = {**stored, "convs.0.weight": first, "mel_projection.weight": projection}
+        return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
+
+    def with_mixed_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint as this run's MCNN can load it: a layer this run mixes across heads
+        (``mcnn.mixed_layers``) that the checkpoint stores grouped, Tensor[C_in, C_out / heads, width], becomes
+        its block-diagonal ungrouped weight Tensor[C_in, C_out, width] (the same function)."""
+        stored = (checkpoint.get("model") or {}).get("mcnn")
+        if stored is None:
+            return checkpoint
+        mcnn = dict(stored)
+        for i, conv in enumerate(self.mcnn.convs):
+            weight = stored.get(f"convs.{i}.weight")
+            if conv.groups == 1 and weight is not None and weight.dim() == 3 and weight.shape[1] < conv.out_channels:
+                groups = conv.out_channels // weight.shape[1]
+                if weight.shape[1] * groups == conv.out_channels and weight.shape[0] == conv.in_channels:
+                    mcnn[f"convs.{i}.weight"] = block_diagonal_weight(weight, groups)
         return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
 
     # ---- inference-side hooks ------------------------------------------------------------------
