@@ -1,8 +1,9 @@
-"""ndm's MCNN with its narrow last layers mixing the heads (``mcnn.mixed_layers``).
+"""ndm's MCNN with its narrow last layers mixing the heads (``mcnn.mixed_layers``), and widened.
 
 A mixed layer is stored ungrouped and runs as the dense polyphase convolution the grouped narrow layers
 already run with (their block-diagonal weight), so it costs no time; a grouped model converts exactly
-(:func:`block_diagonal_weight`), and a run started with ``--init`` from one learns the off-head blocks.
+(:func:`block_diagonal_weight`), and a run started with ``--init`` from one learns the off-head blocks. A run
+with a larger ``mcnn.channels`` starts from the narrower model's function (:func:`widened_weight`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.builder import build_modules
 from drumsynth.models.ndm.config import Config, check
-from drumsynth.models.ndm.mcnn import MCNN, block_diagonal_weight
+from drumsynth.models.ndm.mcnn import MCNN, block_diagonal_weight, widened_weight
 from drumsynth.models.ndm.recipe import NDMRecipe
 from test_finetune import base, finetune, kit  # noqa: F401  (module fixtures)
 from test_ndm import _mcnn_heads_reference
@@ -87,3 +88,34 @@ def test_a_finetune_may_mix_the_heads_and_learns_across_them(base, kit, tmp_path
     model = family_module("ndm").load_model(release)
     hits = model.generate(model.sample_latent(2, torch.Generator().manual_seed(0)), torch.tensor([0, 1]))
     assert hits.shape == (2, model.length) and torch.isfinite(hits).all()
+
+
+def test_widened_weight_keeps_the_old_blocks_and_silences_the_new_inputs():
+    torch.manual_seed(2)
+    old, fresh = torch.randn(2 * 3, 2 * 1, 5), torch.randn(2 * 4, 2 * 2, 5)    # 2 heads: 3 -> 4 in, 1 -> 2 out
+    wide = widened_weight(old, fresh, in_blocks=2, out_blocks=2)
+    blocks = wide.view(2, 4, 2, 2, 5)
+    assert torch.equal(blocks[:, :3, :, :1], old.view(2, 3, 2, 1, 5))
+    assert torch.equal(blocks[:, 3:], torch.zeros(2, 1, 2, 2, 5))           # new inputs reach nothing
+    assert torch.equal(blocks[:, :3, :, 1:], fresh.view(2, 4, 2, 2, 5)[:, :3, :, 1:])   # new outputs: fresh
+    with pytest.raises(ValueError, match="narrow"):
+        widened_weight(fresh, old, 2, 2)
+
+
+@pytest.mark.parametrize("mixed", [0, 2])
+def test_init_from_a_narrower_mcnn_starts_from_the_same_function(base, kit, mixed):  # noqa: F811
+    start = load_checkpoint(base)
+    config = build_config(Config, [start["config"]], ["mcnn.channels=16", f"mcnn.mixed_layers={mixed}"])
+    recipe = NDMRecipe(config, feats.features(load_cache(kit), "train", config.data))
+    recipe.init_from(start)
+    narrow = build_modules(build_config(Config, [start["config"]]))[1]
+    narrow.load_state_dict(start["model"]["mcnn"])
+    assert recipe.mcnn.convs[0].out_channels == 2 * narrow.convs[0].out_channels
+    mel = torch.rand(3, config.data.n_mels, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(recipe.mcnn.eval()(mel), narrow.eval()(mel), atol=1e-6, rtol=1e-5)
+
+
+def test_a_finetune_may_not_narrow_the_mcnn(base, kit, tmp_path, capsys):  # noqa: F811
+    assert finetune(base, kit, tmp_path / "run", "--steps", "1", "--set", "mcnn.channels=4") == 2
+    assert "mcnn.channels may only grow" in capsys.readouterr().err

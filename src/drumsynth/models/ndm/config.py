@@ -84,7 +84,8 @@ class MCNNConfig:
     layers : transposed-conv layers per head; ``2 ** layers`` must equal ``data.hop_length``
     width : filter width of every layer (stride 2)
     channels : output channels of the first layer; they halve towards the output (floor 2, and the
-        last layer always has 2: signal and mask logit)
+        last layer always has 2: signal and mask logit). ``drumsynth train --init`` from a narrower model
+        starts from its function, the new channels learning (:func:`drumsynth.models.ndm.mcnn.widened_weight`)
     mask_threshold_db : a target sample is "sound" when the envelope (max |x| over
         ``mask_window`` samples, centred) is within this many dB of full scale (clips peak at 1)
     mask_window : envelope window in samples (odd)
@@ -238,10 +239,11 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     # Architecture keys a run may change from its ``--init`` model (drumsynth.train.finetune): the recipe
-    # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors), or,
+    # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors,
+    # NDMRecipe.with_mixed_mcnn mixes the heads or widens the layers, each the same function), or,
     # for the CWAE's widths (CWAE_SHAPE), starts a new CWAE beside the init's MCNN (NDMRecipe.init_from).
     CWAE_SHAPE: ClassVar[tuple[str, ...]] = ("channels", "fc")
-    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", "mcnn.mixed_layers",
+    INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", "mcnn.mixed_layers", "mcnn.channels",
                                                    *(f"model.{key}" for key in CWAE_SHAPE))
 
 

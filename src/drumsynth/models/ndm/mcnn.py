@@ -86,6 +86,27 @@ def block_diagonal_weight(weight: torch.Tensor, groups: int) -> torch.Tensor:
     return weight.repeat(1, groups, 1) * mask
 
 
+def widened_weight(old: torch.Tensor, fresh: torch.Tensor, in_blocks: int, out_blocks: int) -> torch.Tensor:
+    """A layer's trained weight placed in a wider layer's, so the wider network computes the same function.
+
+    old : Tensor[in_blocks a, out_blocks b, width], the trained weight, its inputs and outputs in ``in_blocks``
+        and ``out_blocks`` equal blocks (one a head where the layer's channels are laid out by head, else 1)
+    fresh : Tensor[in_blocks a', out_blocks b', width] (a' >= a, b' >= b), the wider layer's initialisation
+    -> Tensor like ``fresh``: each block's first a inputs to its first b outputs are ``old``; the new outputs keep
+    their fresh weights from the old inputs (they compute something, so their outgoing weights learn) and
+    every new input's weights are 0 (the previous layer's new channels reach nothing yet).
+    """
+    a, b = old.shape[0] // in_blocks, old.shape[1] // out_blocks
+    a_new, b_new = fresh.shape[0] // in_blocks, fresh.shape[1] // out_blocks
+    if a_new < a or b_new < b:
+        raise ValueError(f"cannot narrow a layer: {tuple(old.shape)} -> {tuple(fresh.shape)}")
+    width = old.shape[-1]
+    out = fresh.detach().clone().view(in_blocks, a_new, out_blocks, b_new, width)
+    out[:, a:] = 0.0
+    out[:, :a, :, :b] = old.reshape(in_blocks, a, out_blocks, b, width)
+    return out.view(fresh.shape)
+
+
 def space_to_depth(x: torch.Tensor, fold: int) -> torch.Tensor:
     """Rows Tensor[B, C, 1, L] -> Tensor[B, fold * C, 1, L / fold] whose channel ``q C + c`` at ``j`` is
     ``x[:, c, 0, fold j + q]``: a view of a channels-last ``x`` (its memory already runs (l, c))."""

@@ -31,7 +31,8 @@ With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained mode
 ``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
 frames (:func:`mcnn.factor_first_layer`) and trains on from there; one with ``mcnn.mixed_layers`` started
 from separate heads fills those layers' off-head blocks with zeros (:func:`mcnn.block_diagonal_weight`), the
-same function, and learns them.
+same function, and learns them; one with a larger ``mcnn.channels`` starts from the same function too, the
+new channels of each head reaching nothing yet (:func:`mcnn.widened_weight`).
 
 Learning rates are annealed on plateau of each network's own training loss (window means), which
 is deterministic and resume-exact (the state lives in :meth:`state_dict`).
@@ -63,6 +64,7 @@ from drumsynth.models.ndm.mcnn import (
     log_spectral_convergence,
     mask_target,
     spectral_convergence,
+    widened_weight,
 )
 from drumsynth.models.ndm.mel_critic import MelCritic, critic_hinge_loss
 from drumsynth.models.ndm.wae import CWAE, class_mmd
@@ -416,19 +418,37 @@ class NDMRecipe(Recipe):
         return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
 
     def with_mixed_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
-        """The checkpoint as this run's MCNN can load it: a layer this run mixes across heads
-        (``mcnn.mixed_layers``) that the checkpoint stores grouped, Tensor[C_in, C_out / heads, width], becomes
-        its block-diagonal ungrouped weight Tensor[C_in, C_out, width] (the same function)."""
+        """The checkpoint as this run's MCNN can load it, for the layers' grouping and widths:
+
+        - a layer this run mixes across heads (``mcnn.mixed_layers``) that the checkpoint stores grouped,
+          Tensor[C_in, C_out / heads, width], becomes its block-diagonal ungrouped weight (the same function);
+        - a run with wider layers (a larger ``mcnn.channels``) gets the checkpoint's weights in the first
+          channels of each head (:func:`widened_weight`: its new channels reach nothing yet, so the network
+          computes the checkpoint's function and the new channels learn from there).
+        """
         stored = (checkpoint.get("model") or {}).get("mcnn")
         if stored is None:
             return checkpoint
+        stored_mcnn = (checkpoint.get("config") or {}).get("mcnn") or {}
+        layers = len(self.mcnn.convs)
+        first_mixed = layers - 1 - int(stored_mcnn.get("mixed_layers", 0))
+        heads = self.mcnn.heads
         mcnn = dict(stored)
         for i, conv in enumerate(self.mcnn.convs):
-            weight = stored.get(f"convs.{i}.weight")
-            if conv.groups == 1 and weight is not None and weight.dim() == 3 and weight.shape[1] < conv.out_channels:
-                groups = conv.out_channels // weight.shape[1]
-                if weight.shape[1] * groups == conv.out_channels and weight.shape[0] == conv.in_channels:
-                    mcnn[f"convs.{i}.weight"] = block_diagonal_weight(weight, groups)
+            key = f"convs.{i}.weight"
+            weight = stored.get(key)
+            if weight is None or weight.dim() != 3:
+                continue
+            stored_grouped = 0 < i and not first_mixed <= i < layers - 1
+            if stored_grouped and conv.groups == 1:
+                weight = block_diagonal_weight(weight, heads)
+            if weight.shape != conv.weight.shape:
+                if any(new < old for new, old in zip(conv.weight.shape, weight.shape)):
+                    raise DrumsynthError(f"--init: the MCNN's layer {i} is {tuple(weight.shape)} in the checkpoint, "
+                                         f"{tuple(conv.weight.shape)} in this run: mcnn.channels may only grow")
+                out_blocks = heads if conv.groups == 1 else 1
+                weight = widened_weight(weight, conv.weight, 1 if i == 0 else heads, out_blocks)
+            mcnn[key] = weight
         return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
 
     # ---- inference-side hooks ------------------------------------------------------------------
