@@ -26,16 +26,14 @@ import sys
 import numpy as np
 import scipy.signal
 import torch
-from ndm_fad_sources import N_BOOT, rendered
+from ndm_fad_sources import print_table, rendered
 from torch.nn import functional as F
 
 from drumsynth.audio.dsp import mel_filterbank, mel_to_linear
 from drumsynth.checkpoint import load_checkpoint
 from drumsynth.data.cache import load_cache
 from drumsynth.data.taxonomy import CLASSES
-from drumsynth.metrics.aisfx_embedding import AisfxEmbedder
-from drumsynth.metrics.classifier import load_classifier
-from drumsynth.metrics.report import SoundSet, compute_features, distribution_row, real_set
+from drumsynth.metrics.report import real_set
 from drumsynth.models import family_module
 
 FRAME, HOP = 1024, 512          # level frames of the gates (23 ms, hop 11.6 ms)
@@ -154,17 +152,7 @@ def main() -> None:
         f"encode -> decode -> MCNN + {GL_ITERATIONS} Griffin-Lim iterations":
             rendered(lambda w, lab: refined(model, spectra, decoded(w, lab)), real, labels, model.length),
     }
-    classifier, aisfx = load_classifier(None), AisfxEmbedder()
-    reference = compute_features(test, classifier, aisfx)
-    print(f"{path}: {len(real)} train sounds against {len(test.waves)} test-kit sounds (3-class view, 1 s)")
-    print("| train sounds | FAD_aisfx | FAD_clf | class agreement |")
-    print("|---|---|---|---|")
-    for name, waves in rows.items():
-        sounds = SoundSet(name=name, waves=np.asarray(waves, dtype=np.float32), sr=sr, labels=train.labels)
-        row = distribution_row(name, compute_features(sounds, classifier, aisfx), reference, seed=0, n_boot=N_BOOT)
-        print(f"| {name} | {row['fad_aisfx']:.1f} [{row['fad_aisfx_ci'][0]:.1f}, {row['fad_aisfx_ci'][1]:.1f}] | "
-              f"{row['fad_clf']:.2f} | {row['class_agreement']:.3f} |", flush=True)
-
+    print_table(path, "train sounds", rows, train, test)
 
 if __name__ == "__main__":
     main()

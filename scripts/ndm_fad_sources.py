@@ -67,18 +67,23 @@ def main() -> None:
     assert not unknown, f"unknown stages {sorted(unknown)}: choose from {list(renderers)}"
     stages = {renderers[key][0]: train.waves if renderers[key][1] is None
               else rendered(renderers[key][1], train.waves, labels, model.length) for key in chosen}
+    print_table(path, "stage", stages, train, test)
+
+
+def print_table(path: str, title: str, rows: dict, train: SoundSet, test: SoundSet) -> None:
+    """One markdown row per set of sounds in ``rows`` ({name: np.ndarray[N, T]}, in ``train``'s order, so
+    ``train.labels`` label them), scored against ``test`` as Table 1's "real data" row is."""
     classifier, aisfx = load_classifier(None), AisfxEmbedder()
     reference = compute_features(test, classifier, aisfx)
     print(f"{path}: {len(train.waves)} train sounds against {len(test.waves)} test-kit sounds (3-class view, 1 s)")
-    print("| stage | FAD_aisfx | FAD_clf | KID_clf | class agreement |")
+    print(f"| {title} | FAD_aisfx | FAD_clf | KID_clf | class agreement |")
     print("|---|---|---|---|---|")
-    for name, waves in stages.items():
-        sounds = SoundSet(name=name, waves=waves.astype(np.float32), sr=train.sr, labels=train.labels)
+    for name, waves in rows.items():
+        sounds = SoundSet(name=name, waves=np.asarray(waves, dtype=np.float32), sr=train.sr, labels=train.labels)
         row = distribution_row(name, compute_features(sounds, classifier, aisfx), reference, seed=0, n_boot=N_BOOT)
         print(f"| {name} | {row['fad_aisfx']:.1f} [{row['fad_aisfx_ci'][0]:.1f}, {row['fad_aisfx_ci'][1]:.1f}] | "
               f"{row['fad_clf']:.2f} [{row['fad_clf_ci'][0]:.2f}, {row['fad_clf_ci'][1]:.2f}] | "
               f"{row['kid_clf']:.3f} | {row['class_agreement']:.3f} |", flush=True)
-
 
 if __name__ == "__main__":
     main()
