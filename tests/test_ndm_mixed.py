@@ -119,3 +119,10 @@ def test_init_from_a_narrower_mcnn_starts_from_the_same_function(base, kit, mixe
 def test_a_finetune_may_not_narrow_the_mcnn(base, kit, tmp_path, capsys):  # noqa: F811
     assert finetune(base, kit, tmp_path / "run", "--steps", "1", "--set", "mcnn.channels=4") == 2
     assert "mcnn.channels may only grow" in capsys.readouterr().err
+
+
+def test_a_finetune_may_not_unmix_the_heads(base, kit, tmp_path, capsys):  # noqa: F811
+    assert finetune(base, kit, tmp_path / "mixed", "--steps", "1", "--set", "mcnn.mixed_layers=2") == 0
+    assert finetune(tmp_path / "mixed" / "release.pt", kit, tmp_path / "run", "--steps", "1",
+                    "--set", "mcnn.mixed_layers=0") == 2
+    assert "mcnn.mixed_layers may only grow" in capsys.readouterr().err

@@ -240,7 +240,7 @@ class Config:
 
     # Architecture keys a run may change from its ``--init`` model (drumsynth.train.finetune): the recipe
     # converts the init's weights (NDMRecipe.with_factored_mcnn fits a dense first layer's factors,
-    # NDMRecipe.with_mixed_mcnn mixes the heads or widens the layers, each the same function), or,
+    # NDMRecipe.with_grown_mcnn mixes the heads or widens the layers, each the same function), or,
     # for the CWAE's widths (CWAE_SHAPE), starts a new CWAE beside the init's MCNN (NDMRecipe.init_from).
     CWAE_SHAPE: ClassVar[tuple[str, ...]] = ("channels", "fc")
     INIT_CONVERTIBLE: ClassVar[tuple[str, ...]] = ("mcnn.mel_rank", "mcnn.mixed_layers", "mcnn.channels",

@@ -395,7 +395,7 @@ class NDMRecipe(Recipe):
             if critic is not None and name not in checkpoint.get("model", {}):
                 # A release keeps no critic: this run's starts fresh.
                 checkpoint = {**checkpoint, "model": {**checkpoint["model"], name: critic.state_dict()}}
-        super().init_from(self.with_mixed_mcnn(self.with_factored_mcnn(checkpoint)))
+        super().init_from(self.with_grown_mcnn(self.with_factored_mcnn(checkpoint)))
         self.init_extra = None if new_wae else extra
 
     def with_factored_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -417,7 +417,7 @@ class NDMRecipe(Recipe):
         mcnn = {**stored, "convs.0.weight": first, "mel_projection.weight": projection}
         return {**checkpoint, "model": {**checkpoint["model"], "mcnn": mcnn}}
 
-    def with_mixed_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    def with_grown_mcnn(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint as this run's MCNN can load it, for the layers' grouping and widths:
 
         - a layer this run mixes across heads (``mcnn.mixed_layers``) that the checkpoint stores grouped,
@@ -425,6 +425,9 @@ class NDMRecipe(Recipe):
         - a run with wider layers (a larger ``mcnn.channels``) gets the checkpoint's weights in the first
           channels of each head (:func:`widened_weight`: its new channels reach nothing yet, so the network
           computes the checkpoint's function and the new channels learn from there).
+
+        Both only grow: a run with fewer mixed layers or narrower layers than the checkpoint is a
+        ``DrumsynthError``.
         """
         stored = (checkpoint.get("model") or {}).get("mcnn")
         if stored is None:
@@ -442,6 +445,10 @@ class NDMRecipe(Recipe):
             stored_grouped = 0 < i and not first_mixed <= i < layers - 1
             if stored_grouped and conv.groups == 1:
                 weight = block_diagonal_weight(weight, heads)
+            elif 0 < i < layers - 1 and not stored_grouped and conv.groups != 1:
+                raise DrumsynthError(f"--init: the checkpoint's MCNN layer {i} mixes its heads, this run's does not: "
+                                     f"mcnn.mixed_layers may only grow (the checkpoint has "
+                                     f"{stored_mcnn.get('mixed_layers', 0)})")
             if weight.shape != conv.weight.shape:
                 if any(new < old for new, old in zip(conv.weight.shape, weight.shape)):
                     raise DrumsynthError(f"--init: the MCNN's layer {i} is {tuple(weight.shape)} in the checkpoint, "
