@@ -20,7 +20,6 @@ thing could explain:
 usage: python scripts/fad_aisfx_sensitivity.py [MODEL]   (default: the shipped ndm; from the repository root,
        with the corpus cache in data/corpus; about 10 min on one thread)
 """
-import functools
 import sys
 
 import numpy as np
@@ -29,7 +28,7 @@ import torch
 from ndm_fad_sources import print_table, rendered
 from torch.nn import functional as F
 
-from drumsynth.audio.dsp import mel_filterbank, mel_to_linear
+from drumsynth.audio.dsp import griffin_lim, mel_filterbank, mel_to_linear, peak_normalise, stft
 from drumsynth.checkpoint import load_checkpoint
 from drumsynth.data.cache import load_cache
 from drumsynth.data.taxonomy import CLASSES
@@ -39,7 +38,6 @@ from drumsynth.models import family_module
 FRAME, HOP = 1024, 512          # level frames of the gates (23 ms, hop 11.6 ms)
 GATE_DB = -50.0
 GL_ITERATIONS = 8
-GL_MOMENTUM = 0.99
 
 
 def lowpass(waves: np.ndarray, sr: int, cutoff_hz: float) -> np.ndarray:
@@ -82,23 +80,15 @@ def masked(model, mel: torch.Tensor, mask: str) -> torch.Tensor:
     return out[:, :model.length].clamp(-1.0, 1.0)
 
 
-def refined(model, spectra: Spectra, mel: torch.Tensor) -> torch.Tensor:
-    """The MCNN's rendering of ``mel`` as the start of fast Griffin-Lim towards the mel's linear magnitudes
-    (``mel_to_linear``), peak-normalised: Tensor[B, length]."""
+def refined(model, mel: torch.Tensor) -> torch.Tensor:
+    """The MCNN's rendering of ``mel`` as the start of fast Griffin-Lim (:func:`griffin_lim`) towards the mel's
+    linear magnitudes (``mel_to_linear``), peak-normalised: Tensor[B, length]."""
     d = model.config.data
     magnitude = mel_to_linear(mel, mel_filterbank(d.sr, d.n_fft, d.n_mels))
-    window = spectra.window
-    stft = functools.partial(torch.stft, n_fft=d.n_fft, hop_length=d.hop_length, win_length=d.win_length,
-                             window=window, return_complex=True)
-    istft = functools.partial(torch.istft, n_fft=d.n_fft, hop_length=d.hop_length, win_length=d.win_length,
-                              window=window, length=model.length)
-    estimate, previous = stft(model.mcnn.infer(mel, model.length)), None
-    for _ in range(GL_ITERATIONS):
-        projected = stft(istft(magnitude * torch.exp(1j * estimate.angle())))
-        estimate = projected if previous is None else projected - GL_MOMENTUM / (1 + GL_MOMENTUM) * previous
-        previous = projected
-    out = istft(magnitude * torch.exp(1j * estimate.angle()))
-    return out / out.abs().amax(1, keepdim=True).clamp_min(1e-9)
+    start = stft(model.mcnn.infer(mel, model.length), d.n_fft, d.hop_length, d.win_length).angle()
+    out = griffin_lim(magnitude, d.n_fft, d.hop_length, d.win_length, n_iter=GL_ITERATIONS, length=model.length,
+                      initial_phase=start)
+    return peak_normalise(out)
 
 
 def main() -> None:
@@ -147,12 +137,13 @@ def main() -> None:
         "MCNN, soft mask": rendered(lambda w, lab: masked(model, model.mel(w), "soft"), real, labels, model.length),
         "MCNN, no mask": rendered(lambda w, lab: masked(model, model.mel(w), "none"), real, labels, model.length),
         f"MCNN + {GL_ITERATIONS} Griffin-Lim iterations":
-            rendered(lambda w, lab: refined(model, spectra, model.mel(w)), real, labels, model.length),
+            rendered(lambda w, lab: refined(model, model.mel(w)), real, labels, model.length),
         "encode -> decode -> MCNN": rendered(lambda w, lab: model.reconstruct(w, lab), real, labels, model.length),
         f"encode -> decode -> MCNN + {GL_ITERATIONS} Griffin-Lim iterations":
-            rendered(lambda w, lab: refined(model, spectra, decoded(w, lab)), real, labels, model.length),
+            rendered(lambda w, lab: refined(model, decoded(w, lab)), real, labels, model.length),
     }
     print_table(path, "train sounds", rows, train, test)
+
 
 if __name__ == "__main__":
     main()

@@ -215,6 +215,24 @@ def test_griffin_lim_is_deterministic_per_seed():
     assert torch.isfinite(a).all()
 
 
+def test_griffin_lim_starts_from_a_given_phase():
+    """A wave's own STFT phase is a fixed point: zero iterations give the wave back, and refining stays at it;
+    a phase of the wrong shape, or one with a generator, is refused."""
+    n, n_fft, hop = 4096, 512, 128
+    wave = chirp(n, 22050)
+    spectrum = dsp.stft(wave, n_fft, hop)
+    for n_iter in (0, 4):
+        out = dsp.griffin_lim(spectrum.abs(), n_fft, hop, n_iter=n_iter, length=n, initial_phase=spectrum.angle())
+        torch.testing.assert_close(out, wave, atol=1e-4, rtol=0)
+    zero_phase = dsp.griffin_lim(spectrum.abs(), n_fft, hop, n_iter=0, length=n)
+    assert (zero_phase - wave).abs().max() > 0.1
+    with pytest.raises(DrumsynthError, match="initial_phase"):
+        dsp.griffin_lim(spectrum.abs(), n_fft, hop, initial_phase=spectrum.angle()[..., 1:])
+    with pytest.raises(DrumsynthError, match="initial_phase"):
+        dsp.griffin_lim(spectrum.abs(), n_fft, hop, initial_phase=spectrum.angle(),
+                        generator=torch.Generator().manual_seed(0))
+
+
 # ----------------------------------------------------------------------------------------------
 # clip preparation
 

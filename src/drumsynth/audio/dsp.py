@@ -676,7 +676,8 @@ def mel_to_linear(mel: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
 
 def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None = None,
                 n_iter: int = 32, momentum: float = 0.99, length: int | None = None,
-                generator: torch.Generator | None = None, window: str = "hann") -> torch.Tensor:
+                generator: torch.Generator | None = None, window: str = "hann",
+                initial_phase: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) phase reconstruction.
 
     Same update as librosa/torchaudio: ``c = P(x) - momentum / (1 + momentum) * P(x_prev)``,
@@ -691,6 +692,8 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length
     length : int, output length (must give N frames); default ``hop_length * (N - 1)``
     generator : torch.Generator for a uniformly random initial phase; None starts from zero phase.
         The same generator seed gives the same output.
+    initial_phase : Tensor like ``magnitude`` (radians), the phase to start from instead (e.g. another
+        inverter's rendering, refined towards ``magnitude``); not with ``generator``
 
     Returns
     -------
@@ -708,9 +711,14 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length
     if length is not None and n_frames(length, hop_length) != frames:
         raise DrumsynthError(f"length {length} gives {n_frames(length, hop_length)} frames at hop "
                              f"{hop_length}, but the magnitudes have {frames}")
+    if initial_phase is not None and (generator is not None or initial_phase.shape != magnitude.shape):
+        raise DrumsynthError(f"initial_phase must have the magnitudes' shape {tuple(magnitude.shape)} and comes "
+                             f"without a generator")
     args = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window)
     with torch.no_grad():
-        if generator is None:
+        if initial_phase is not None:
+            angles = torch.polar(torch.ones_like(magnitude), initial_phase.to(magnitude))
+        elif generator is None:
             angles = torch.ones_like(magnitude, dtype=_complex_of(magnitude.dtype))
         else:
             # Draw on the generator's device, then move: the seed means the same on every device.
