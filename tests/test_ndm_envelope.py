@@ -87,9 +87,9 @@ def test_our_terms_enter_the_mcnn_loss_with_their_weights(tmp_path, term):
     assert terms[3.0]["loss/mcnn"] - terms[0.0]["loss/mcnn"] == pytest.approx(3.0 * terms[3.0][key], rel=1e-4)
 
 
-def _one_step(tmp_path, overrides: list[str]):
-    """One training step of a tiny ndm recipe: (config, recipe, metrics, moved: {"wae", "mcnn"} -> whether
-    any tensor of that network's state dict, batch-norm statistics included, changed), and the valid batches."""
+def _step(tmp_path, overrides: list[str], seed: int = 1):
+    """One training step of a tiny ndm recipe: (config, recipe, batch, the state before it {"encoder",
+    "decoder", and every module of the recipe: {key: tensor}}, metrics, the valid batches)."""
     cache = _cache(tmp_path)
     module = family_module("ndm")
     cfg = build_family_config("ndm", "tiny", overrides=overrides)
@@ -97,12 +97,23 @@ def _one_step(tmp_path, overrides: list[str]):
     recipe = module.build_recipe(cfg, cache)
     train_factory, valid_factory = module.data_factories(cfg, cache, 0, 1)
     batch = next(iter(train_factory(torch.Generator().manual_seed(0))))
-    before = {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in recipe.modules().items()}
+    named = {"encoder": recipe.wae.encoder, "decoder": recipe.wae.decoder, **recipe.modules()}
+    before = {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in named.items()}
     for m in recipe.modules().values():
         m.train()
-    metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(1))
-    moved = {name: any(not torch.equal(v, before[name][k]) for k, v in net.state_dict().items())
-             for name, net in recipe.modules().items()}
+    metrics = recipe.train_step(batch, 0, torch.Generator().manual_seed(seed))
+    return cfg, recipe, batch, before, metrics, valid_factory
+
+
+def _moved(net: torch.nn.Module, before: dict[str, torch.Tensor]) -> bool:
+    """Whether any tensor of the network's state dict, batch-norm statistics included, changed."""
+    return any(not torch.equal(v, before[k]) for k, v in net.state_dict().items())
+
+
+def _one_step(tmp_path, overrides: list[str]):
+    """:func:`_step`, as (config, recipe, metrics, moved: {module name -> :func:`_moved`}, the valid batches)."""
+    cfg, recipe, _, before, metrics, valid_factory = _step(tmp_path, overrides)
+    moved = {name: _moved(net, before[name]) for name, net in recipe.modules().items()}
     return cfg, recipe, metrics, moved, valid_factory
 
 
@@ -140,13 +151,14 @@ def test_the_cwae_preset_continues_the_shipped_autoencoder_only():
     continuation (its config says freeze_wae = true), and changes no architecture key."""
     from drumsynth.config import load_toml
     from drumsynth.models import preset_path
-    from drumsynth.models.ndm.config import Config
+    from drumsynth.models.ndm.config import Config, check
     from drumsynth.train.finetune import finetune_config, load_init
 
     overlay = load_toml(preset_path("ndm", "cwae"))
     assert set(overlay) == {"train"}
     config = finetune_config(Config, load_init("ndm"), [overlay], ["train.max_steps=5"])
     assert config.train.freeze_mcnn is True and config.train.freeze_wae is False
+    check(config)   # the shipped MCNN trained against a critic; the preset turns that term off for a frozen one
 
 
 def test_the_inverter_preset_continues_a_model_without_touching_its_architecture():

@@ -143,6 +143,20 @@ class TrainConfig:
         model, ``drumsynth train --init``: its codes, PCA and class priors stay the same)
     freeze_mcnn : train the CWAE only and leave the MCNN as it is (a CWAE continuation of a trained model;
         ``release_extra`` refits the PCA and class priors to the new codes)
+    freeze_encoder : train the CWAE's decoder only: the encoder's weights and batch-norm statistics stay as
+        they are, so every code, PCA direction, class prior and saved pad keeps its meaning (the MMD term,
+        which moves only the encoder, is then left out of the loss and still reported)
+    render_weight : weight of the decoder's rendering term (``loss/render``, ours): ``render_clips`` of the
+        batch's reconstructions are rendered by the MCNN (soft mask; this term trains the decoder only)
+        and compared with their clips by the multi-resolution STFT loss of ``stft_ffts``, so the decoder
+        learns mels the inverter renders as the clip, not only mels close to the clip's (docs/ndm.md,
+        "The decoder through the inverter"); 0 = off
+    render_adversarial_weight, render_feature_matching : with ``render_weight``, the MCNN's spectrogram critic
+        (the ``mcnn_critic_*`` settings) also judges random crops of those renderings against their clips,
+        after its own step on them, and the decoder gains the least-squares adversarial term
+        (``loss/render_adv``) and the feature-matching gap (``loss/render_fm``) with these weights; 0 = off
+    render_clips : how many of the batch's reconstructions the rendering term renders (its cost: an MCNN
+        forward and backward per clip)
     adversarial_weight : weight of the CWAE's adversarial term (``loss/adv_g``): a class-conditional patch
         critic on standardised log-mels (:class:`drumsynth.models.ndm.mel_critic.MelCritic`, hinge loss)
         judges the training clips against the decoder's mels of prior codes; 0 = the seed's MSE-only CWAE.
@@ -190,6 +204,11 @@ class TrainConfig:
     stft_ffts: list[int] = field(default_factory=lambda: [256, 1024, 4096])
     freeze_wae: bool = False
     freeze_mcnn: bool = False
+    freeze_encoder: bool = False
+    render_weight: float = 0.0
+    render_adversarial_weight: float = 0.0
+    render_feature_matching: float = 0.0
+    render_clips: int = 8
     adversarial_weight: float = 0.0
     critic_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     critic_lr: float = 2e-4
@@ -223,6 +242,8 @@ class TrainConfig:
             "class_spectrum": "non_negative", "mcnn_adversarial_weight": "non_negative",
             "mcnn_feature_matching": "non_negative", "mcnn_critic_ffts": "count", "mcnn_critic_channels": "count",
             "mcnn_critic_crop": "count", "mcnn_critic_lr": "positive",
+            "render_weight": "non_negative", "render_adversarial_weight": "non_negative",
+            "render_feature_matching": "non_negative", "render_clips": "count",
             "critic_lr": "positive", "grad_clip": "non_negative", "log_every": "non_negative",
             "checkpoint_every": "non_negative", "preview_every": "non_negative", "preview_n": "non_negative",
             "valid_every": "non_negative", "ema_decay": "share", "seed": "non_negative",
@@ -277,9 +298,15 @@ def check(config: Config) -> Config:
         raise DrumsynthError("train.adversarial_weight trains the CWAE's decoder: train.freeze_wae must be false")
     if t.freeze_wae and t.class_spectrum > 0:
         raise DrumsynthError("train.class_spectrum trains the CWAE's decoder: train.freeze_wae must be false")
+    for name in ("freeze_encoder", "render_weight"):
+        if t.freeze_wae and getattr(t, name):
+            raise DrumsynthError(f"train.{name} trains the CWAE's decoder: train.freeze_wae must be false")
+    if (t.render_adversarial_weight > 0 or t.render_feature_matching > 0) and t.render_weight <= 0:
+        raise DrumsynthError("train.render_adversarial_weight and train.render_feature_matching judge the "
+                             "rendering term's clips: train.render_weight must be above 0")
     if t.freeze_mcnn and t.mcnn_adversarial_weight > 0:
         raise DrumsynthError("train.mcnn_adversarial_weight trains the MCNN: train.freeze_mcnn must be false")
-    if t.mcnn_adversarial_weight > 0 and min(t.mcnn_critic_crop, d.length) < max(t.mcnn_critic_ffts):
+    if uses_wave_critic(t) and min(t.mcnn_critic_crop, d.length) < max(t.mcnn_critic_ffts):
         raise DrumsynthError(f"the MCNN critic's crop ({min(t.mcnn_critic_crop, d.length)} samples: "
                              f"train.mcnn_critic_crop or data.length) must hold its largest FFT "
                              f"(train.mcnn_critic_ffts: {max(t.mcnn_critic_ffts)})")
@@ -303,6 +330,11 @@ def check(config: Config) -> Config:
     if d.log_eps <= 0 or d.std_floor <= 0:
         raise DrumsynthError("data.log_eps and data.std_floor must be positive")
     return config
+
+
+def uses_wave_critic(t: TrainConfig) -> bool:
+    """Whether a run trains the spectrogram critic (it judges the MCNN's renderings, the decoder's, or both)."""
+    return t.mcnn_adversarial_weight > 0 or t.render_adversarial_weight > 0 or t.render_feature_matching > 0
 
 
 def wae_kwargs(config: Config, n_classes: int) -> dict[str, Any]:

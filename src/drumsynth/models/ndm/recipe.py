@@ -26,6 +26,13 @@ mcnn_feature_matching * loss/mcnn_fm``: a multi-resolution spectrogram critic (:
 squares, as in the neural vocoders) judges random crops of the batch's clips against the MCNN's renderings
 of them, after its own step (``loss/mcnn_critic``). A training module too, left out of the release.
 
+With ``train.render_weight`` the CWAE's loss gains ``render_weight * loss/render`` (ours): a few of the batch's
+reconstructions are rendered by the MCNN, whose weights this term leaves alone, and compared with their clips by
+the multi-resolution STFT loss, so the decoder's gradient comes through the inverter it is heard through; with
+``train.render_adversarial_weight`` / ``train.render_feature_matching`` the spectrogram critic judges those
+renderings too (``loss/render_adv``, ``loss/render_fm``, after its step ``loss/render_critic``). With
+``train.freeze_encoder`` only the decoder learns, so the codes keep their meaning.
+
 With ``train.freeze_wae`` only the MCNN trains (a continuation of a trained model's inverter), with
 ``train.freeze_mcnn`` only the CWAE (a continuation of its autoencoder). A run with
 ``mcnn.mel_rank`` started (``--init``) from a model without it fits the low-rank first layer to the training
@@ -55,7 +62,7 @@ from drumsynth.data.taxonomy import CLASSES
 from drumsynth.errors import DrumsynthError
 from drumsynth.models.ndm import features as feats
 from drumsynth.models.ndm.builder import build_modules
-from drumsynth.models.ndm.config import Config, TrainConfig, check, mel_kwargs
+from drumsynth.models.ndm.config import Config, TrainConfig, check, mel_kwargs, uses_wave_critic
 from drumsynth.models.ndm.controls import pca_fit
 from drumsynth.models.ndm.latent_prior import fit_class_gaussians
 from drumsynth.models.ndm.mcnn import (
@@ -193,7 +200,7 @@ class NDMRecipe(Recipe):
         t = config.train
         self.mel_critic = MelCritic(len(CLASSES), t.critic_channels) if t.adversarial_weight > 0 else None
         self.wave_critic = (MultiResolutionCritic(t.mcnn_critic_ffts, t.mcnn_critic_channels)
-                            if t.mcnn_adversarial_weight > 0 else None)
+                            if uses_wave_critic(t) else None)
         if train_set is not None:
             mean, std = feats.statistics(train_set.mels, config.data.log_eps, config.data.std_floor)
             self.wae.set_statistics(mean, std)
@@ -262,7 +269,7 @@ class NDMRecipe(Recipe):
                                                    len(self.classes)), mcnn_mel[decoded:]])
         terms, out = mcnn_losses(self.nets["mcnn"], mcnn_mel, batch["mcnn_wave"], self.cfg)
         metrics: Metrics = {}
-        if self.wave_critic is not None:
+        if t.mcnn_adversarial_weight > 0:
             real, fake = random_crops([batch["mcnn_wave"], out], t.mcnn_critic_crop, generator)
             metrics = self.wave_critic_step(real, fake.detach())
             adversarial, matching = self.inverter_adversarial_terms(real, fake)
@@ -279,16 +286,19 @@ class NDMRecipe(Recipe):
         self.plateaus["mcnn"].observe(metrics["loss/mcnn"])
         return metrics
 
-    def wave_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> Metrics:
+    def wave_critic_step(self, real: torch.Tensor, fake: torch.Tensor, name: str = "mcnn_critic") -> Metrics:
         """One least-squares update of the waveform critic on real clips and the MCNN's renderings
-        ``Tensor[B, T]`` each (``fake`` detached)."""
+        ``Tensor[B, T]`` each (``fake`` detached); metrics ``loss/<name>`` and, for the MCNN's own step,
+        ``wave_critic/real|fake``, for the decoder's (``render_critic``) ``render_critic/real|fake``."""
         loss, real_mean, fake_mean = critic_update(self.wave_critic, self._optimizers["wave_critic"], real, fake)
-        return {"loss/mcnn_critic": loss, "wave_critic/real": real_mean, "wave_critic/fake": fake_mean}
+        scores = "wave_critic" if name == "mcnn_critic" else name
+        return {f"loss/{name}": loss, f"{scores}/real": real_mean, f"{scores}/fake": fake_mean}
 
     def inverter_adversarial_terms(self, real: torch.Tensor, fake: torch.Tensor
                                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The MCNN's least-squares adversarial loss and feature-matching gap (scalars) for its renderings
-        ``fake Tensor[B, T]`` of the clips ``real Tensor[B, T]``; the critic's own weights get no gradient.
+        """The least-squares adversarial loss and feature-matching gap (scalars) of the MCNN's renderings
+        ``fake Tensor[B, T]`` of the clips ``real Tensor[B, T]``, for the network being trained (the MCNN,
+        or the decoder through it); the critic's own weights get no gradient.
         In eval mode, so that spectral normalisation's power iteration does not move the weights between
         the two forwards (the feature gap of a clip to itself is then exactly 0)."""
         self.wave_critic.requires_grad_(False)
@@ -310,20 +320,31 @@ class NDMRecipe(Recipe):
         weights = one_hot(labels, len(self.classes))
         prior = torch.randn(len(x), self.wae.latent_dim, generator=generator, device=generator.device).to(x)
         metrics: Metrics = {}
-        if not decodes_prior(t):
+        if not (decodes_prior(t) or t.freeze_encoder or t.render_weight > 0):
             x_hat, z = self.nets["wae"](x, weights)
         else:
-            # The prior codes are decoded in the same batch as the clips' codes: decoded apart, their batch
-            # statistics pulled the decoder's running ones away from the reconstructions' (valid MSE 0.159
-            # against 0.144 re-estimated, step 100 of the first run). Outside the DDP wrapper: the terms
-            # on prior codes are single-process features (data_factories refuses them under torchrun).
-            z = self.wae.encode(x, weights)
-            x_hat, fake = self.wae.decode(torch.cat([z, prior]), torch.cat([weights, weights])).chunk(2)
-            if self.mel_critic is not None:
-                metrics = self.critic_step(x, fake.detach(), weights)
+            # Outside the DDP wrapper: these terms are single-process features (data_factories refuses them
+            # under torchrun).
+            z = self.frozen_codes(x, weights) if t.freeze_encoder else self.wae.encode(x, weights)
+            if not decodes_prior(t):
+                x_hat = self.wae.decode(z, weights)
+            else:
+                # The prior codes are decoded in the same batch as the clips' codes: decoded apart, their batch
+                # statistics pulled the decoder's running ones away from the reconstructions' (valid MSE 0.159
+                # against 0.144 re-estimated, step 100 of the first run).
+                x_hat, fake = self.wae.decode(torch.cat([z, prior]), torch.cat([weights, weights])).chunk(2)
+                if self.mel_critic is not None:
+                    metrics = self.critic_step(x, fake.detach(), weights)
         mse = F.mse_loss(x_hat, x)
         mmd = class_mmd(z, labels, prior, t.mmd_scales)
-        loss = mse + t.beta * mmd
+        # A frozen encoder gets no gradient: its MMD is a constant, reported but left out of the loss.
+        loss = mse if t.freeze_encoder else mse + t.beta * mmd
+        if t.render_weight > 0:
+            terms, critic_metrics = self.render_terms(x_hat, batch["wave"], generator)
+            loss = loss + sum(weight * terms[key] for key, weight in (
+                ("loss/render", t.render_weight), ("loss/render_adv", t.render_adversarial_weight),
+                ("loss/render_fm", t.render_feature_matching)) if key in terms)
+            metrics.update({**critic_metrics, **{k: v.item() for k, v in terms.items()}})
         if self.mel_critic is not None:
             adversarial = self.generator_adversarial_loss(fake, weights)
             loss = loss + t.adversarial_weight * adversarial
@@ -340,6 +361,43 @@ class NDMRecipe(Recipe):
         opt.step()
         self.plateaus["wae"].observe(loss.item())
         return {**metrics, "loss/mse": mse.item(), "loss/mmd": mmd.item(), "loss/wae": loss.item()}
+
+    @torch.no_grad()
+    def frozen_codes(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Codes of standardised log-mels ``Tensor[B, 1, n_mels, N]`` with class weights ``Tensor[B, C]``
+        from the encoder as it stands: eval mode (running statistics, none updated), no gradient ->
+        ``Tensor[B, d]``. ``train.freeze_encoder``: the codes keep their meaning while the decoder learns."""
+        self.wae.encoder.eval()
+        return self.wae.encode(x, weights)
+
+    def render_terms(self, x_hat: torch.Tensor, wave: torch.Tensor, generator: torch.Generator
+                     ) -> tuple[dict[str, torch.Tensor], Metrics]:
+        """The decoder's rendering terms (``train.render_weight``) on the batch's reconstructions
+        ``x_hat Tensor[B, 1, n_mels, N]`` (with gradients) and their clips ``wave Tensor[B, length]``.
+
+        ``train.render_clips`` of them (drawn with ``generator``) go through the MCNN as it is trained,
+        with the soft mask; the MCNN's weights get no gradient here (its own step trains it, if any).
+        Returns the terms ``{"loss/render"}``, the multi-resolution STFT loss against the clips, with the
+        critic also ``"loss/render_adv"`` and ``"loss/render_fm"`` (scalars with gradients), and the critic
+        step's metrics (empty without it).
+        """
+        t = self.cfg.train
+        pick = torch.randperm(len(x_hat), generator=generator, device=generator.device)[:t.render_clips]
+        wave = wave[pick.to(wave.device)]
+        self.mcnn.requires_grad_(False)
+        try:
+            signal, mask_logit = self.mcnn(self.wae.denormalise(x_hat[pick.to(x_hat.device)]))
+        finally:
+            self.mcnn.requires_grad_(True)
+        length = wave.shape[-1]
+        out = signal[:, :length] * torch.sigmoid(mask_logit[:, :length])
+        terms: dict[str, torch.Tensor] = {"loss/render": spectral_loss(out, wave, t.stft_ffts).mean()}
+        metrics: Metrics = {}
+        if self.wave_critic is not None:
+            real, fake = random_crops([wave, out], t.mcnn_critic_crop, generator)
+            metrics = self.wave_critic_step(real, fake.detach(), name="render_critic")
+            terms["loss/render_adv"], terms["loss/render_fm"] = self.inverter_adversarial_terms(real, fake)
+        return terms, metrics
 
     def critic_step(self, real: torch.Tensor, fake: torch.Tensor, weights: torch.Tensor) -> Metrics:
         """One hinge-loss update of the mel critic: real and generated standardised log-mels
@@ -497,7 +555,8 @@ class NDMRecipe(Recipe):
         ``valid/mel_mse`` — CWAE reconstruction MSE of standardised log-mels (the seed's MSE term);
         ``valid/sc``, ``valid/sc_log``, ``valid/mask``, ``valid/envelope``, ``valid/stft``,
         ``valid/mcnn`` — the MCNN's loss terms with the *binarised* mask; ``valid/loss = valid/mel_mse +
-        valid/mcnn`` follows keep-best.
+        valid/mcnn`` follows keep-best. With ``train.render_weight``, also ``valid/render``: the rendering
+        term on the clips' reconstructions as a producer hears them (binarised mask), outside keep-best.
         """
         if batches is None:
             return {}
@@ -524,6 +583,9 @@ class NDMRecipe(Recipe):
                 "valid/envelope": float(band_envelope_distance(out, wave)),
                 "valid/stft": float(spectral_loss(out, wave, self.cfg.train.stft_ffts).mean()),
             }
+            if self.cfg.train.render_weight > 0:
+                rendered = mcnn.infer(wae.denormalise(x_hat), length)
+                values["valid/render"] = float(spectral_loss(rendered, wave, self.cfg.train.stft_ffts).mean())
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * b
             count += b
@@ -623,31 +685,37 @@ def class_pools(labels: torch.Tensor, n_classes: int) -> list[torch.Tensor]:
 
 
 def balanced_batch(train: feats.FeatureSet, per_class: int, mcnn_batch: int, pools: list[torch.Tensor],
-                   generator: torch.Generator) -> dict[str, torch.Tensor]:
+                   generator: torch.Generator, waves: bool = False) -> dict[str, torch.Tensor]:
     """One training batch drawn with ``generator`` (all randomness from it: resume-exact).
 
     Returns ``{"mel": [C' * per_class, n_mels, N], "label": [C' * per_class], "mcnn_mel": [Bm, n_mels,
-    N], "mcnn_wave": [Bm, length], "mcnn_label": [Bm]}`` where C' counts the classes present in the split.
+    N], "mcnn_wave": [Bm, length], "mcnn_label": [Bm]}`` where C' counts the classes present in the split,
+    with ``waves`` also ``"wave": [C' * per_class, length]``, the class-balanced clips (the rendering term's
+    targets).
     """
     picks = [pool[torch.randint(len(pool), (per_class,), generator=generator)] for pool in pools]
     idx = torch.cat(picks)
     midx = torch.randint(len(train), (mcnn_batch,), generator=generator)
-    return {"mel": train.mels[idx], "label": train.labels[idx], "mcnn_mel": train.mels[midx],
-            "mcnn_wave": train.waves[midx], "mcnn_label": train.labels[midx]}
+    batch = {"mel": train.mels[idx], "label": train.labels[idx], "mcnn_mel": train.mels[midx],
+             "mcnn_wave": train.waves[midx], "mcnn_label": train.labels[midx]}
+    if waves:
+        batch["wave"] = train.waves[idx]
+    return batch
 
 
 class BalancedBatches:
     """``data_iter_factory`` for the Trainer: class-balanced CWAE batches + uniform MCNN batches."""
 
-    def __init__(self, train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int) -> None:
+    def __init__(self, train: feats.FeatureSet, per_class: int, mcnn_batch: int, n_classes: int,
+                 waves: bool = False) -> None:
         if len(train) == 0:
             raise DrumsynthError("the training split is empty")
-        self.train, self.per_class, self.mcnn_batch = train, per_class, mcnn_batch
+        self.train, self.per_class, self.mcnn_batch, self.waves = train, per_class, mcnn_batch, waves
         self.pools = class_pools(train.labels, n_classes)
 
     def __call__(self, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
         while True:
-            yield balanced_batch(self.train, self.per_class, self.mcnn_batch, self.pools, generator)
+            yield balanced_batch(self.train, self.per_class, self.mcnn_batch, self.pools, generator, self.waves)
 
 
 class ValidBatches:
@@ -674,16 +742,18 @@ def data_factories(config: Config, cache: Cache, rank: int = 0, world_size: int 
     """The family contract's ``data_factories``: (train factory, valid factory or None).
 
     Every rank samples the whole training split with its own generator (the Trainer seeds each
-    rank differently), so no sharding is needed; ``rank`` is unused. The terms on prior codes and the MCNN's
-    critic are refused with more than one process: their forwards bypass the DDP wrapper (the critics are
-    not wrapped), so the ranks' gradients would not meet.
+    rank differently), so no sharding is needed; ``rank`` is unused. The terms on prior codes, the critics, the
+    rendering term and a frozen encoder are refused with more than one process: their forwards bypass the DDP
+    wrapper (the critics are not wrapped), so the ranks' gradients would not meet.
     """
     del rank
-    if world_size > 1 and (decodes_prior(config.train) or config.train.mcnn_adversarial_weight > 0):
-        raise DrumsynthError("train.adversarial_weight, train.class_spectrum and train.mcnn_adversarial_weight "
-                             "train in one process only: run them without torchrun")
+    t = config.train
+    if world_size > 1 and (decodes_prior(t) or uses_wave_critic(t) or t.render_weight > 0 or t.freeze_encoder):
+        raise DrumsynthError("train.adversarial_weight, train.class_spectrum, train.mcnn_adversarial_weight, "
+                             "train.render_weight and train.freeze_encoder train in one process only: run them "
+                             "without torchrun")
     train = feats.features(cache, "train", config.data)
     valid = None
     if cache.indices("valid"):
         valid = ValidBatches(feats.features(cache, "valid", config.data))
-    return BalancedBatches(train, config.train.per_class, config.train.mcnn_batch_size, len(CLASSES)), valid
+    return BalancedBatches(train, t.per_class, t.mcnn_batch_size, len(CLASSES), waves=t.render_weight > 0), valid
