@@ -37,7 +37,7 @@ def test_the_rendering_term_is_the_stft_loss_of_the_mcnns_rendering_and_trains_t
                  "train.stft_ffts=[256, 512]"]
     _, recipe, batch, before, metrics, _ = _step(tmp_path / "on", overrides)
     assert "wave" in batch and batch["wave"].shape[0] == batch["mel"].shape[0]
-    assert {"loss/render", "loss/mcnn"} <= set(metrics) and "loss/render_adv" not in metrics
+    assert {"loss/render", "loss/render_stft", "loss/mcnn"} <= set(metrics) and "loss/render_adv" not in metrics
     assert metrics["loss/wae"] == pytest.approx(metrics["loss/mse"] + 0.5 * metrics["loss/render"], rel=1e-5)
     # The MCNN's own step trains it (the rendering term gives it no gradient: see the faint run below).
     assert _moved(recipe.mcnn, before["mcnn"]) and not _moved(recipe.wae.encoder, before["encoder"])
@@ -63,6 +63,17 @@ def test_the_rendering_term_is_the_stft_loss_of_the_mcnns_rendering_and_trains_t
         out = signal[:, :wave.shape[-1]] * torch.sigmoid(mask[:, :wave.shape[-1]])
         expected = float(spectral_loss(out, wave, [256, 512]).mean())
     assert metrics["loss/render"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_rendering_term_hears_band_envelopes_with_the_mcnns_envelope_weight(tmp_path):
+    common = ["train.freeze_mcnn=true", "train.freeze_encoder=true", "train.render_weight=1", "train.render_clips=2"]
+    _, _, _, _, metrics, valid = _step(tmp_path / "on", [*common, "train.envelope_weight=2"])
+    assert metrics["loss/render_envelope"] > 0
+    assert metrics["loss/render"] == pytest.approx(metrics["loss/render_stft"] + 2 * metrics["loss/render_envelope"],
+                                                   rel=1e-6)
+    _, _, _, _, plain, _ = _step(tmp_path / "off", common)
+    assert "loss/render_envelope" not in plain and plain["loss/render"] == plain["loss/render_stft"]
+    assert plain["loss/render_stft"] == pytest.approx(metrics["loss/render_stft"], rel=1e-6)  # the same draw
 
 
 def test_the_rendering_term_moves_the_decoder_by_its_weight_and_never_the_mcnn(tmp_path):

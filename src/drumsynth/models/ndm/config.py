@@ -148,7 +148,8 @@ class TrainConfig:
         which moves only the encoder, is then left out of the loss and still reported)
     render_weight : weight of the decoder's rendering term (``loss/render``, ours): ``render_clips`` of the
         batch's reconstructions are rendered by the MCNN (soft mask; this term trains the decoder only)
-        and compared with their clips by the multi-resolution STFT loss of ``stft_ffts``, so the decoder
+        and compared with their clips by the MCNN's waveform terms (the multi-resolution STFT loss of
+        ``stft_ffts`` plus ``envelope_weight`` times the band-envelope gap), so the decoder
         learns mels the inverter renders as the clip, not only mels close to the clip's (docs/ndm.md,
         "The decoder through the inverter"); 0 = off
     render_adversarial_weight, render_feature_matching : with ``render_weight``, the MCNN's spectrogram critic

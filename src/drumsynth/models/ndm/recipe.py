@@ -28,7 +28,7 @@ of them, after its own step (``loss/mcnn_critic``). A training module too, left 
 
 With ``train.render_weight`` the CWAE's loss gains ``render_weight * loss/render`` (ours): a few of the batch's
 reconstructions are rendered by the MCNN, whose weights this term leaves alone, and compared with their clips by
-the multi-resolution STFT loss, so the decoder's gradient comes through the inverter it is heard through; with
+the MCNN's own waveform terms (multi-resolution STFT, band envelopes), so the decoder's gradient comes through the inverter it is heard through; with
 ``train.render_adversarial_weight`` / ``train.render_feature_matching`` the spectrogram critic judges those
 renderings too (``loss/render_adv``, ``loss/render_fm``, after its step ``loss/render_critic``). With
 ``train.freeze_encoder`` only the decoder learns, so the codes keep their meaning.
@@ -377,9 +377,11 @@ class NDMRecipe(Recipe):
 
         ``train.render_clips`` of them (drawn with ``generator``) go through the MCNN as it is trained,
         with the soft mask; the MCNN's weights get no gradient here (its own step trains it, if any).
-        Returns the terms ``{"loss/render"}``, the multi-resolution STFT loss against the clips, with the
-        critic also ``"loss/render_adv"`` and ``"loss/render_fm"`` (scalars with gradients), and the critic
-        step's metrics (empty without it).
+        Returns the terms ``{"loss/render"}``: the MCNN's own waveform terms against the clips, the
+        multi-resolution STFT loss (``"loss/render_stft"``) plus ``train.envelope_weight`` times the fine-time
+        band-envelope gap (``"loss/render_envelope"``, when that weight is above 0: it hears the frame-rate
+        flutter a rendering of fluctuating mels ticks with); with the critic also ``"loss/render_adv"`` and
+        ``"loss/render_fm"`` (scalars with gradients); and the critic step's metrics (empty without it).
         """
         t = self.cfg.train
         pick = torch.randperm(len(x_hat), generator=generator, device=generator.device)[:t.render_clips]
@@ -391,7 +393,11 @@ class NDMRecipe(Recipe):
             self.mcnn.requires_grad_(True)
         length = wave.shape[-1]
         out = signal[:, :length] * torch.sigmoid(mask_logit[:, :length])
-        terms: dict[str, torch.Tensor] = {"loss/render": spectral_loss(out, wave, t.stft_ffts).mean()}
+        terms: dict[str, torch.Tensor] = {"loss/render_stft": spectral_loss(out, wave, t.stft_ffts).mean()}
+        terms["loss/render"] = terms["loss/render_stft"]
+        if t.envelope_weight > 0:
+            terms["loss/render_envelope"] = band_envelope_distance(out, wave)
+            terms["loss/render"] = terms["loss/render"] + t.envelope_weight * terms["loss/render_envelope"]
         metrics: Metrics = {}
         if self.wave_critic is not None:
             real, fake = random_crops([wave, out], t.mcnn_critic_crop, generator)
@@ -585,7 +591,8 @@ class NDMRecipe(Recipe):
             }
             if self.cfg.train.render_weight > 0:
                 rendered = mcnn.infer(wae.denormalise(x_hat), length)
-                values["valid/render"] = float(spectral_loss(rendered, wave, self.cfg.train.stft_ffts).mean())
+                values["valid/render"] = float(spectral_loss(rendered, wave, self.cfg.train.stft_ffts).mean()
+                                               + self.cfg.train.envelope_weight * band_envelope_distance(rendered, wave))
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * b
             count += b
