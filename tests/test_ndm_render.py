@@ -4,6 +4,8 @@ train.render_feature_matching) with a frozen encoder (train.freeze_encoder): the
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -146,3 +148,24 @@ def test_the_decoder_preset_continues_the_shipped_decoder_only():
     t = config.train
     assert t.freeze_mcnn and t.freeze_encoder and not t.freeze_wae
     assert t.render_weight > 0 and t.render_adversarial_weight > 0
+
+
+@pytest.mark.parametrize("then", ["inverter", "cwae", "decoder", "finetune"])
+@pytest.mark.parametrize("first", ["inverter", "cwae", "decoder", "finetune"])
+def test_every_continuation_preset_runs_on_a_model_any_other_one_made(first, then):
+    """A release stores the settings it was trained with and ``--init`` starts from them, so each continuation
+    preset must undo what another one froze or turned on (an inverter run on a decoder continuation first failed
+    with "freeze_wae and freeze_mcnn together")."""
+    from drumsynth.config import load_toml, to_dict
+    from drumsynth.models import preset_path
+    from drumsynth.models.ndm.config import Config
+    from drumsynth.train.finetune import finetune_config, load_init
+
+    shipped = load_init("ndm")
+    stored = to_dict(finetune_config(Config, shipped, [load_toml(preset_path("ndm", first))], ["train.max_steps=5"]))
+    continued = dataclasses.replace(shipped, checkpoint={**shipped.checkpoint, "config": stored})
+    config = check(finetune_config(Config, continued, [load_toml(preset_path("ndm", then))], ["train.max_steps=5"]))
+    t = config.train
+    trains = {"inverter": (False, True), "cwae": (True, False), "decoder": (True, False), "finetune": (True, True)}
+    assert (not t.freeze_wae, not t.freeze_mcnn) == trains[then]
+    assert t.freeze_encoder == (then == "decoder") and (t.render_weight > 0) == (then == "decoder")
