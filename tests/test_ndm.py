@@ -332,7 +332,10 @@ def test_decoder_equals_its_layers_one_by_one(train, grad):
 def test_shipped_model_generates_what_its_plain_layers_compute():
     """The shipped model's fast path (grouped channels-last, polyphase and folded layers, folded batch norm,
     fast ELUs, in-place mask, micro-batches) against its stored layers run one by one (plain
-    F.conv_transpose1d / ConvTranspose2d): every class at batch 1, and a batch of 64, within 1e-5."""
+    F.conv_transpose1d / ConvTranspose2d): every class at batch 1, and a batch of 64, within 5e-5 (-86 dB).
+    float32 rounding grows with the mel's magnitude: the session-17 decoder's loudest cell is 58.7 (37.5 before)
+    and the two paths' mels agree to 5e-6 relative, which puts the batch-1 waves 1.8e-5 apart; a wrong layer
+    or phase is off by 1e-2 or more."""
     model = family_module("ndm").load_model(load_checkpoint(PRETRAINED / "ndm.pt"))
     z = model.sample_latent(64, torch.Generator().manual_seed(0))
     labels = torch.arange(64) % len(model.classes)
@@ -342,8 +345,8 @@ def test_shipped_model_generates_what_its_plain_layers_compute():
         signal, mask_logit = _mcnn_heads_reference(model.mcnn, mel)
         expected = (signal * (mask_logit > 0))[:, :model.length].clamp(-1.0, 1.0)
     singles = torch.cat([model.generate(z[i:i + 1], labels[i:i + 1]) for i in range(len(model.classes))])
-    assert float((singles - expected[:len(singles)]).abs().max()) <= 1e-5
-    assert float((model.generate(z, labels) - expected).abs().max()) <= 1e-5
+    assert float((singles - expected[:len(singles)]).abs().max()) <= 5e-5
+    assert float((model.generate(z, labels) - expected).abs().max()) <= 5e-5
 
 
 def test_generate_in_micro_batches_equals_one_batch(monkeypatch):
