@@ -160,8 +160,13 @@ def test_batched_decoding_gives_the_unbatched_audio():
     whole = session.generate("snare", n=5, seed=11)
     batched = session.generate("snare", n=5, seed=11, batch_size=2)
     assert torch.equal(whole.latents, batched.latents)  # drawn once for all n from the seed
-    # The same sound: only float32 rounding of batch-size-dependent kernels differs (about 1e-6, -120 dB).
-    assert np.allclose(whole.waves, batched.waves, rtol=0, atol=1e-5)
+    # The same sound: only float32 rounding of batch-size-dependent kernels differs (about 1e-6, -120 dB)...
+    differ = np.abs(whole.waves - batched.waves) > 1e-5
+    # ... except where that rounding flips the binarised mask on a logit within it of 0: one side is silent there
+    # and the other at most the mask's threshold (-60 dB). The shipped model of session 17 flips one sample in
+    # 327,680 here (5.9e-5 against 0.0; a tom at seed 11, 2.1e-4).
+    assert differ.sum() <= 5 and np.all((whole.waves[differ] == 0) | (batched.waves[differ] == 0))
+    assert np.abs(whole.waves - batched.waves).max() < 1e-3
     assert not np.allclose(whole.waves[0], whole.waves[1], atol=1e-3)  # and the hits are not all alike
     # The first hit of n=1 and of n=5 share their noise draw (the class prior's matrix product rounds apart).
     one = session.generate("snare", n=1, seed=11)
