@@ -313,7 +313,9 @@ class NDMRecipe(Recipe):
         return generator_least_squares_loss(fake_scores), feature_matching_loss(real_features, fake_features)
 
     def wae_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> Metrics:
-        """One CWAE update on the batch's class-balanced mels: ``loss/wae = loss/mse + beta loss/mmd``."""
+        """One CWAE update on the batch's class-balanced mels: ``loss/wae = loss/mse + beta loss/mmd`` (the MMD
+        left out under ``train.freeze_encoder``), plus the terms on prior codes and the rendering term
+        (:meth:`render_terms`) at their weights."""
         t = self.cfg.train
         x = self.wae.normalise(batch["mel"])
         labels = batch["label"]
