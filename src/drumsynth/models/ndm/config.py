@@ -295,11 +295,7 @@ def check(config: Config) -> Config:
         raise DrumsynthError(f"mcnn.width must be odd and >= 3 (exact x2 upsampling), got {c.width}")
     if t.freeze_wae and t.freeze_mcnn:
         raise DrumsynthError("train.freeze_wae and train.freeze_mcnn together leave nothing to train")
-    if t.freeze_wae and t.adversarial_weight > 0:
-        raise DrumsynthError("train.adversarial_weight trains the CWAE's decoder: train.freeze_wae must be false")
-    if t.freeze_wae and t.class_spectrum > 0:
-        raise DrumsynthError("train.class_spectrum trains the CWAE's decoder: train.freeze_wae must be false")
-    for name in ("freeze_encoder", "render_weight"):
+    for name in ("adversarial_weight", "class_spectrum", "freeze_encoder", "render_weight"):
         if t.freeze_wae and getattr(t, name):
             raise DrumsynthError(f"train.{name} trains the CWAE's decoder: train.freeze_wae must be false")
     if (t.render_adversarial_weight > 0 or t.render_feature_matching > 0) and t.render_weight <= 0:

@@ -100,6 +100,28 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return F.one_hot(labels, n_classes).to(torch.float32)
 
 
+def soft_rendering(mcnn: nn.Module, mel: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MCNN's rendering as it trains: mel magnitudes ``Tensor[B, n_mels, N]`` -> the signal times the soft
+    mask and the mask's logits, both ``Tensor[B, length]``. Training uses the soft mask so that the signal heads
+    learn under the same gain the mask applies (inference binarises it, :meth:`MCNN.infer`)."""
+    signal, mask_logit = mcnn(mel)
+    signal, mask_logit = signal[:, :length], mask_logit[:, :length]
+    return signal * torch.sigmoid(mask_logit), mask_logit
+
+
+def rendering_terms(out: torch.Tensor, wave: torch.Tensor, t: TrainConfig) -> dict[str, torch.Tensor]:
+    """The decoder's rendering loss of renderings ``out`` of the clips ``wave`` (``Tensor[B, length]`` each):
+    ``{"loss/render_stft"}`` (the multi-resolution STFT loss of ``t.stft_ffts``), ``"loss/render_envelope"`` (the
+    band-envelope gap) when ``t.envelope_weight`` is above 0, and ``"loss/render"``, the first plus the weighted
+    second (scalars)."""
+    terms = {"loss/render_stft": spectral_loss(out, wave, t.stft_ffts).mean()}
+    terms["loss/render"] = terms["loss/render_stft"]
+    if t.envelope_weight > 0:
+        terms["loss/render_envelope"] = band_envelope_distance(out, wave)
+        terms["loss/render"] = terms["loss/render"] + t.envelope_weight * terms["loss/render_envelope"]
+    return terms
+
+
 def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: Config
                 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The MCNN's loss terms on a batch of real mels and their waveforms, and its rendering.
@@ -110,11 +132,7 @@ def mcnn_losses(mcnn: nn.Module, mel: torch.Tensor, wave: torch.Tensor, config: 
     ``Tensor[B, length]`` the terms judged (the waveform critic judges it too).
     """
     t, c = config.train, config.mcnn
-    length = wave.shape[-1]
-    signal, mask_logit = mcnn(mel)
-    signal, mask_logit = signal[:, :length], mask_logit[:, :length]
-    # Training uses the soft mask so the signal heads learn under the same gain the mask applies.
-    out = signal * torch.sigmoid(mask_logit)
+    out, mask_logit = soft_rendering(mcnn, mel, wave.shape[-1])
     mel_hat = mel_spectrogram(out, **mel_kwargs(config.data))
     sc = spectral_convergence(mel, mel_hat)
     sc_log = log_spectral_convergence(mel, mel_hat, t.sc_log_eps)
@@ -379,27 +397,19 @@ class NDMRecipe(Recipe):
 
         ``train.render_clips`` of them (drawn with ``generator``) go through the MCNN as it is trained,
         with the soft mask; the MCNN's weights get no gradient here (its own step trains it, if any).
-        Returns the terms ``{"loss/render"}``: the MCNN's own waveform terms against the clips, the
-        multi-resolution STFT loss (``"loss/render_stft"``) plus ``train.envelope_weight`` times the fine-time
-        band-envelope gap (``"loss/render_envelope"``, when that weight is above 0: it hears the frame-rate
-        flutter a rendering of fluctuating mels ticks with); with the critic also ``"loss/render_adv"`` and
-        ``"loss/render_fm"`` (scalars with gradients); and the critic step's metrics (empty without it).
+        Returns the terms (:func:`rendering_terms`; the envelope part hears the frame-rate flutter a rendering of
+        fluctuating mels ticks with), with the critic also ``"loss/render_adv"`` and ``"loss/render_fm"``
+        (scalars with gradients); and the critic step's metrics (empty without it).
         """
         t = self.cfg.train
         pick = torch.randperm(len(x_hat), generator=generator, device=generator.device)[:t.render_clips]
         wave = wave[pick.to(wave.device)]
         self.mcnn.requires_grad_(False)
         try:
-            signal, mask_logit = self.mcnn(self.wae.denormalise(x_hat[pick.to(x_hat.device)]))
+            out, _ = soft_rendering(self.mcnn, self.wae.denormalise(x_hat[pick.to(x_hat.device)]), wave.shape[-1])
         finally:
             self.mcnn.requires_grad_(True)
-        length = wave.shape[-1]
-        out = signal[:, :length] * torch.sigmoid(mask_logit[:, :length])
-        terms: dict[str, torch.Tensor] = {"loss/render_stft": spectral_loss(out, wave, t.stft_ffts).mean()}
-        terms["loss/render"] = terms["loss/render_stft"]
-        if t.envelope_weight > 0:
-            terms["loss/render_envelope"] = band_envelope_distance(out, wave)
-            terms["loss/render"] = terms["loss/render"] + t.envelope_weight * terms["loss/render_envelope"]
+        terms = rendering_terms(out, wave, t)
         metrics: Metrics = {}
         if self.wave_critic is not None:
             real, fake = random_crops([wave, out], t.mcnn_critic_crop, generator)
@@ -593,8 +603,7 @@ class NDMRecipe(Recipe):
             }
             if self.cfg.train.render_weight > 0:
                 rendered = mcnn.infer(wae.denormalise(x_hat), length)
-                values["valid/render"] = float(spectral_loss(rendered, wave, self.cfg.train.stft_ffts).mean()
-                                               + self.cfg.train.envelope_weight * band_envelope_distance(rendered, wave))
+                values["valid/render"] = float(rendering_terms(rendered, wave, self.cfg.train)["loss/render"])
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * b
             count += b
