@@ -1,7 +1,9 @@
-"""WaveGAN family: phase shuffle, progressive fade-in, the gradient penalty, the schedule, GAN inversion,
-determinism, and Analyze -> vary through the Session on a tiny release."""
+"""WaveGAN family: phase shuffle, progressive fade-in, the up-sampling kinds, the gradient penalty, the
+schedule, GAN inversion, determinism, and Analyze -> vary through the Session on a tiny release."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -18,7 +20,15 @@ from drumsynth.models.wavegan.invert import LEAN, screen
 from drumsynth.models.wavegan.model import WaveGANModel
 from drumsynth.models.wavegan.networks import Generator
 from drumsynth.models.wavegan.recipe import stage_at
-from drumsynth.nn.wave import Critic, PhaseShuffle, downsample, real_at_scale, spectral_loss, upsample
+from drumsynth.nn.wave import (
+    UPSAMPLINGS,
+    Critic,
+    PhaseShuffle,
+    downsample,
+    real_at_scale,
+    spectral_loss,
+    upsample,
+)
 from drumsynth.train import load_checkpoint, seed_everything
 from drumsynth.train.checkpoint import module_state, new_checkpoint, save_checkpoint, to_cpu
 from drumsynth.train.wgan import gradient_penalty
@@ -83,16 +93,17 @@ def test_phase_shuffle_is_identity_in_eval_and_the_critic_is_then_deterministic(
 # ---- progressive growing ----------------------------------------------------------------------------
 
 
-def grown_generator() -> tuple[Generator, torch.Tensor, torch.Tensor]:
-    config = tiny_config()
+def grown_generator(*overrides: str) -> tuple[Generator, torch.Tensor, torch.Tensor]:
+    config = tiny_config(*overrides)
     seed_everything(1)
     generator, _ = build_modules(config)
     z = torch.randn(3, config.model.latent_dim)
     return generator, z, torch.eye(3)
 
 
-def test_fade_in_at_alpha_0_is_the_smaller_generator_upsampled():
-    generator, z, c = grown_generator()
+@pytest.mark.parametrize("kind", UPSAMPLINGS)
+def test_fade_in_at_alpha_0_is_the_smaller_generator_upsampled(kind):
+    generator, z, c = grown_generator(f"model.upsampling={kind}")
     first, last = generator.first_scale, generator.n_blocks
     assert last > first
     with torch.no_grad():
@@ -100,7 +111,7 @@ def test_fade_in_at_alpha_0_is_the_smaller_generator_upsampled():
             smaller = generator(z, c, scale - 1)
             grown = generator(z, c, scale, alpha=0.0)
             assert grown.shape[-1] == 4 * smaller.shape[-1] == generator.lengths[scale]
-            assert torch.equal(grown, upsample(smaller))
+            assert torch.equal(grown, upsample(smaller, kind))
 
 
 def test_fade_in_at_alpha_1_is_the_new_block_only():
@@ -127,12 +138,51 @@ def test_critic_fade_in_at_alpha_0_sees_the_pooled_input():
                               atol=1e-6)
 
 
-def test_real_clips_fade_like_the_generator():
+@pytest.mark.parametrize("kind", UPSAMPLINGS)
+def test_real_clips_fade_like_the_generator(kind):
     sizes = [16, 64, 256]
     x = torch.randn(2, 1, 256)
-    assert torch.equal(real_at_scale(x, sizes, 2, 1.0), x)
-    assert torch.allclose(real_at_scale(x, sizes, 2, 0.0), upsample(downsample(x)))
-    assert torch.allclose(real_at_scale(x, sizes, 1, 1.0), downsample(x))
+    assert torch.equal(real_at_scale(x, sizes, 2, 1.0, kind), x)
+    assert torch.allclose(real_at_scale(x, sizes, 2, 0.0, kind), upsample(downsample(x), kind))
+    assert torch.allclose(real_at_scale(x, sizes, 1, 1.0, kind), downsample(x))
+
+
+# ---- up-sampling kinds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", UPSAMPLINGS)
+def test_every_upsampling_keeps_constants_and_the_sample_grid(kind):
+    assert torch.allclose(upsample(torch.full((2, 3, 16), -0.7), kind), torch.full((2, 3, 64), -0.7), atol=1e-6)
+    # Output n sits at (n + 0.5) / 4 - 0.5 input samples: a ramp comes back as that position, away from the
+    # held edges (nearest only within its 4-sample runs).
+    n = torch.arange(128.0)
+    error = upsample(torch.arange(32.0).view(1, 1, 32), kind)[0, 0] - ((n + 0.5) / 4 - 0.5)
+    tolerance = {"nearest": 0.375 + 1e-6, "linear": 1e-5, "kaiser": 1e-3}[kind]
+    assert error[20:108].abs().max() <= tolerance
+
+
+def image_level_db(kind: str) -> float:
+    """A tone at 0.1 cycles per input sample, up-sampled: its loudest image (above 0.15 cycles per output
+    sample; the tone is at 0.025) against the tone, in dB, from a Hann-windowed spectrum of the middle."""
+    tone = torch.cos(2 * math.pi * 0.1 * torch.arange(512.0)).view(1, 1, -1)
+    middle = upsample(tone, kind)[0, 0, 512:1536].double()
+    spectrum = torch.fft.rfft(middle * torch.hann_window(1024, dtype=torch.float64)).abs()
+    freqs = torch.fft.rfftfreq(1024)
+    return float(20 * torch.log10(spectrum[freqs > 0.15].max() / spectrum.max()))
+
+
+def test_filtered_upsampling_removes_the_images_nearest_leaves():
+    levels = {kind: image_level_db(kind) for kind in UPSAMPLINGS}
+    assert levels["nearest"] > -25.0                 # the box's image at 0.225: -18.5 dB
+    assert levels["linear"] < levels["nearest"] - 15.0
+    assert levels["kaiser"] < -55.0
+
+
+def test_an_unknown_upsampling_is_refused():
+    with pytest.raises(DrumsynthError, match="model.upsampling"):
+        tiny_config("model.upsampling=cubic")
+    with pytest.raises(ValueError, match="up-sampling"):
+        upsample(torch.zeros(1, 1, 4), "cubic")
 
 
 def test_schedule_grows_and_fades_linearly():

@@ -16,7 +16,7 @@ from typing import Any
 from drumsynth.config import check_domains
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.nn.wave import UPSAMPLE, scale_lengths
+from drumsynth.nn.wave import UPSAMPLE, UPSAMPLINGS, scale_lengths
 
 
 @dataclass
@@ -58,6 +58,8 @@ class ModelConfig:
         per-channel bias of its up-sampled input (ours: drumgan's lesson, docs/drumgan.md)
     start_length : progressive growing: the clip length of the first stage (seed: 256); 0 = no
         growing, every step at full length
+    upsampling : how every generator block up-samples by 4, one of ``drumsynth.nn.wave.UPSAMPLINGS``
+        (seed: "nearest"; "linear" and "kaiser" filter the coarse scale's images, see that module)
     """
 
     latent_dim: int = 100
@@ -67,11 +69,14 @@ class ModelConfig:
     phase_shuffle: int = 2
     class_every_block: bool = True
     start_length: int = 0
+    upsampling: str = "nearest"
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "embed_dim": "count", "channels": "count",
                                       "kernel_size": "count", "phase_shuffle": "non_negative",
                                       "start_length": "non_negative"})
+        if self.upsampling not in UPSAMPLINGS:
+            raise DrumsynthError(f"model.upsampling must be one of {list(UPSAMPLINGS)}, got {self.upsampling!r}")
 
 
 @dataclass
@@ -222,7 +227,8 @@ def generator_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
     m = config.model
     return {"latent_dim": m.latent_dim, "n_classes": n_classes, "embed_dim": m.embed_dim,
             "channels": list(m.channels), "length": config.data.length, "kernel_size": m.kernel_size,
-            "first_scale": first_scale(config), "class_every_block": m.class_every_block}
+            "first_scale": first_scale(config), "class_every_block": m.class_every_block,
+            "upsampling": m.upsampling}
 
 
 def critic_kwargs(config: Config, n_classes: int) -> dict[str, Any]:

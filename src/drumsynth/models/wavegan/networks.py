@@ -3,8 +3,8 @@
 Lengths: scale ``s`` holds ``L_s = length / 4**(n_blocks - s)`` samples; scale 0 is the dense layer's
 output, the last scale is the clip. Both networks hold the blocks of every scale; ``scale`` says how
 many are in use and ``alpha`` in [0, 1] fades the newest one in (progressive growing, seed §3.2). At
-``alpha = 0`` the generator at scale ``s`` outputs exactly the nearest-neighbour up-sampled output of
-scale ``s - 1``, and the critic at ``s`` sees its input average-pooled to ``s - 1``. Scales below
+``alpha = 0`` the generator at scale ``s`` outputs exactly the up-sampled output of scale ``s - 1``
+(``model.upsampling``), and the critic at ``s`` sees its input average-pooled to ``s - 1``. Scales below
 ``first_scale`` (where growing starts) have no to/from-waveform layers: they never make a clip.
 
 Shapes: the generator maps ``z Tensor[B, latent_dim]`` and class weights ``c Tensor[B, C]`` (one-hot or
@@ -33,8 +33,10 @@ class Generator(nn.Module):
     """
 
     def __init__(self, *, latent_dim: int, n_classes: int, embed_dim: int, channels: list[int], length: int,
-                 kernel_size: int, first_scale: int, class_every_block: bool = True) -> None:
+                 kernel_size: int, first_scale: int, class_every_block: bool = True, upsampling: str = "nearest"
+                 ) -> None:
         super().__init__()
+        self.upsampling = upsampling
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.channels = list(channels)
         self.n_blocks = len(channels) - 1
@@ -62,12 +64,12 @@ class Generator(nn.Module):
         previous = h
         for s in range(1, scale + 1):
             previous = h
-            up = upsample(h)
+            up = upsample(h, self.upsampling)
             if self.class_bias is not None and s >= 2:
                 up = up + self.class_bias[s - 2](e)[:, :, None]
             h = F.relu(self.blocks[s - 1](up))
         out = torch.tanh(self.to_wave[scale - self.first_scale](h))
         if alpha < 1.0 and scale > self.first_scale:
-            skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
+            skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)), self.upsampling)
             out = torch.lerp(skip, out, alpha)
         return out

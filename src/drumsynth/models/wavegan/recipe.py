@@ -99,7 +99,7 @@ class WaveGANRecipe(Recipe):
             z = torch.randn(len(c), latent, generator=generator, device=generator.device).to(batch["wave"])
             return G(z, c, scale, alpha)
 
-        metrics = wgan_gp_step(batch, lambda x: real_at_scale(x, self.lengths, scale, alpha), fake_of,
+        metrics = wgan_gp_step(batch, lambda x: real_at_scale(x, self.lengths, scale, alpha, self.cfg.model.upsampling), fake_of,
                                lambda x, c: D(x, c, scale, alpha, generator), self.modules(), self._optimizers,
                                t.n_critic, t.batch_size, t.gp_weight, generator)
         return metrics | {"stage/length": float(self.lengths[scale]), "stage/alpha": float(alpha)}
@@ -119,13 +119,14 @@ class WaveGANRecipe(Recipe):
     # ---- inference-side hooks ------------------------------------------------------------------
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` hits at the current length (nearest-up-sampled to T), classes in turn: Tensor[n, 1, T]."""
+        """``n`` hits at the current length (up-sampled to T as the generator up-samples), classes in turn:
+        Tensor[n, 1, T]."""
         scale, alpha = stage_at(self.cfg, self.last_step)
         z = torch.randn(n, self.cfg.model.latent_dim, generator=generator, device=generator.device)
         c = torch.eye(len(self.classes), device=z.device)[torch.arange(n, device=z.device) % len(self.classes)]
         wave = modules["generator"](z, c, scale, alpha)
         for _ in range(len(self.lengths) - 1 - scale):
-            wave = upsample(wave)
+            wave = upsample(wave, self.cfg.model.upsampling)
         return wave / wave.abs().amax(-1, keepdim=True).clamp_min(1e-8)
 
     def validate(self, modules: dict[str, nn.Module], batches: Iterable[Any] | None) -> Metrics:
