@@ -224,6 +224,24 @@ def test_generate_is_the_networks_forward_through_noise_fader_and_weight_changes
     assert not hits.is_inference() and hits.mul_(0.5).shape == (37, model.length)  # an ordinary tensor: writable
 
 
+@pytest.mark.parametrize("kind", ["linear", "kaiser"])
+def test_a_filtered_upsampling_generates_through_the_networks_own_forward(kind):
+    """The plan folds nearest up-sampling into each block's convolution; a filtered kind has no such fold,
+    so generate runs the network itself, whose blocks up-sample with that filter."""
+    model = tiny_model(0, f"model.upsampling={kind}")
+    G = model.generator.synthesis
+    assert G.upsampling == kind and not model.synthesis_plan().folded
+    model.set_noise(2.0, 1)
+    assert_generate_is_the_reference(model)
+    ws = model.generator.broadcast(torch.randn(2, model.latent_dim))
+    with torch.no_grad():
+        nearest = tiny_model(0).generator.synthesis
+        nearest.load_state_dict(G.state_dict())
+        assert not torch.allclose(G(ws, noise="fixed"), nearest(ws, noise="fixed"), atol=1e-4)
+        G.upsampling = "nearest"
+        assert torch.equal(G(ws, noise="fixed"), nearest(ws, noise="fixed"))
+
+
 def test_the_schedule_grows_then_leaves_the_encoder_steps_at_full_length():
     config = tiny_config()
     assert stage_at(config, 0) == (1, 1.0)  # 64 samples: scale 1 of [16, 64, 256, 1024, 4096]

@@ -17,7 +17,7 @@ from typing import Any
 from drumsynth.config import check_domains
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.nn.wave import UPSAMPLE, scale_lengths
+from drumsynth.nn.wave import UPSAMPLE, UPSAMPLINGS, scale_lengths
 
 # Layer groups of the style faders: thirds of the synthesis layers, coarsest first.
 LAYER_GROUPS = ("low", "mid", "high")
@@ -67,6 +67,8 @@ class ModelConfig:
         a decay envelope of layer 0's style, two exponential decays mixed (time constants 2 ms to 4 s), so
         that silence after a decay is silence whatever the noise inputs and the AdaIN biases leave there
         (docs/style.md, "Decay envelope"). N must be one of the clip lengths
+    upsampling : how every synthesis block up-samples by 4, one of ``drumsynth.nn.wave.UPSAMPLINGS`` (the
+        seed's "nearest"; "linear" and "kaiser" filter the coarse scale's images, see that module)
     """
 
     latent_dim: int = 128
@@ -78,12 +80,15 @@ class ModelConfig:
     phase_shuffle: int = 2
     start_length: int = 0
     envelope_length: int = 0
+    upsampling: str = "nearest"
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "style_dim": "count", "embed_dim": "count",
                                       "mapping_layers": "count", "channels": "count", "kernel_size": "count",
                                       "phase_shuffle": "non_negative", "start_length": "non_negative",
                                       "envelope_length": "non_negative"})
+        if self.upsampling not in UPSAMPLINGS:
+            raise DrumsynthError(f"model.upsampling must be one of {list(UPSAMPLINGS)}, got {self.upsampling!r}")
 
 
 @dataclass
@@ -265,7 +270,8 @@ def generator_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
     return {"latent_dim": m.latent_dim, "style_dim": m.style_dim, "n_classes": n_classes, "embed_dim": m.embed_dim,
             "mapping_layers": m.mapping_layers, "channels": list(m.channels), "length": config.data.length,
             "kernel_size": m.kernel_size, "first_scale": first_scale(config),
-            "envelope_scale": lengths(config).index(m.envelope_length) if m.envelope_length else None}
+            "envelope_scale": lengths(config).index(m.envelope_length) if m.envelope_length else None,
+            "upsampling": m.upsampling}
 
 
 def critic_kwargs(config: Config, n_classes: int) -> dict[str, Any]:

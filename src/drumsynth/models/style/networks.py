@@ -3,7 +3,8 @@
 - :class:`MappingNetwork` M: z Tensor[B, latent_dim] + class weights c Tensor[B, C] -> w Tensor[B, style_dim].
 - :class:`SynthesisNetwork` G: per-layer styles ws Tensor[B, n_layers, style_dim] -> waveform
   Tensor[B, 1, L_scale] in [-1, 1], from a learned constant. Layer 0 styles the constant, layer ``s``
-  (1..n_blocks) the output of block ``s`` (x4 nearest up-sampling, convolution, noise, leaky ReLU, AdaIN);
+  (1..n_blocks) the output of block ``s`` (x4 up-sampling, nearest as in the seed or filtered, convolution,
+  noise, leaky ReLU, AdaIN);
   optionally (ours) a two-exponential decay envelope from layer 0's style multiplies the finer outputs.
 - :class:`StyleGenerator`: M and G together (the released module), with style mixing.
 - :class:`Encoder` E: the critic's convolution stack without the label: waveform Tensor[B, 1, T] -> w.
@@ -102,8 +103,9 @@ class SynthesisNetwork(nn.Module):
     """
 
     def __init__(self, *, style_dim: int, channels: list[int], length: int, kernel_size: int,
-                 first_scale: int, envelope_scale: int | None = None) -> None:
+                 first_scale: int, envelope_scale: int | None = None, upsampling: str = "nearest") -> None:
         super().__init__()
+        self.upsampling = upsampling
         self.channels = list(channels)
         self.n_blocks = len(channels) - 1
         self.n_layers = self.n_blocks + 1
@@ -148,12 +150,12 @@ class SynthesisNetwork(nn.Module):
         previous = h
         for s in range(1, scale + 1):
             previous = h
-            h = self.blocks[s - 1](upsample(h))
+            h = self.blocks[s - 1](upsample(h, self.upsampling))
             h = F.leaky_relu(self.noise[s](h, noise[s], gains[s]), LEAK)
             h = self.adain[s](h, ws[:, s])
         out = torch.tanh(self.to_wave[scale - self.first_scale](h))
         if alpha < 1.0 and scale > self.first_scale:
-            skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)))
+            skip = upsample(torch.tanh(self.to_wave[scale - 1 - self.first_scale](previous)), self.upsampling)
             out = torch.lerp(skip, out, alpha)
         if self.envelope is not None and scale >= self.envelope_scale:
             envelope = self.envelope(ws[:, 0], out.shape[-1])
@@ -195,6 +197,9 @@ class SynthesisPlan:
     added. The last block stays in phase order (AdaIN's statistics, the 1x1 output convolution and tanh do
     not care about time order) with AdaIN's affine folded into the output convolution, so only the
     one-channel wave is interleaved.
+
+    Folding the up-sampling into the convolution's phases holds for nearest up-sampling only: a network
+    with a filtered ``upsampling`` is run by its own forward (the same numbers, at the network's speed).
     """
 
     def __init__(self, net: SynthesisNetwork, noise_gain: float | torch.Tensor) -> None:
@@ -202,6 +207,9 @@ class SynthesisPlan:
         self.gains = self._gain_values(noise_gain)
         self._watched = [*net.parameters(), *net.buffers()]
         self._versions = [_version(t) for t in self._watched]
+        self.folded = net.upsampling == "nearest"
+        if not self.folded:
+            return
         with torch.no_grad():
             gains = torch.tensor(self.gains, dtype=net.const.dtype, device=net.const.device).expand(net.n_layers)
             noise = net.fixed_noise(net.n_blocks)
@@ -252,6 +260,8 @@ class SynthesisPlan:
     def __call__(self, ws: torch.Tensor) -> torch.Tensor:
         """ws Tensor[B, n_layers, style_dim] -> Tensor[B, 1, length] in [-1, 1]."""
         net = self.net
+        if not self.folded:
+            return net(ws, noise="fixed", noise_gain=torch.tensor(self.gains, dtype=ws.dtype, device=ws.device))
         styles = torch.baddbmm(self.affine_bias, ws.transpose(0, 1), self.affine_weight)  # [n_layers, B, 2 C]
         c0 = net.channels[0]
         h = styles[0, :, :c0, None] * self.centred0 / self.std0 + styles[0, :, c0:2 * c0, None]
@@ -303,14 +313,14 @@ class StyleGenerator(nn.Module):
 
     def __init__(self, *, latent_dim: int, style_dim: int, n_classes: int, embed_dim: int, mapping_layers: int,
                  channels: list[int], length: int, kernel_size: int, first_scale: int,
-                 envelope_scale: int | None = None) -> None:
+                 envelope_scale: int | None = None, upsampling: str = "nearest") -> None:
         super().__init__()
         self.latent_dim, self.style_dim, self.n_classes = latent_dim, style_dim, n_classes
         self.mapping = MappingNetwork(latent_dim=latent_dim, style_dim=style_dim, n_classes=n_classes,
                                       embed_dim=embed_dim, layers=mapping_layers)
         self.synthesis = SynthesisNetwork(style_dim=style_dim, channels=channels, length=length,
                                           kernel_size=kernel_size, first_scale=first_scale,
-                                          envelope_scale=envelope_scale)
+                                          envelope_scale=envelope_scale, upsampling=upsampling)
         self.n_layers = self.synthesis.n_layers
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:

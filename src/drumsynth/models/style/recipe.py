@@ -118,7 +118,7 @@ class StyleRecipe(Recipe):
             return G.synthesis(ws, scale, alpha, noise=None, generator=generator)
 
         def real_view(x: torch.Tensor) -> torch.Tensor:
-            return real_at_scale(x, self.lengths, scale, alpha)
+            return real_at_scale(x, self.lengths, scale, alpha, self.cfg.model.upsampling)
 
         metrics = wgan_gp_step(batch, real_view, fake_of, lambda x, c: D(x, c, scale, alpha, generator),
                                self.modules(), self._optimizers, t.n_critic, t.batch_size, t.gp_weight, generator,
@@ -200,13 +200,14 @@ class StyleRecipe(Recipe):
         return extra | self.selection.release_entry()
 
     def preview(self, modules: dict[str, nn.Module], n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` hits at the current length (nearest-up-sampled to T), classes in turn: Tensor[n, 1, T]."""
+        """``n`` hits at the current length (up-sampled to T as the generator up-samples), classes in turn:
+        Tensor[n, 1, T]."""
         scale, alpha = stage_at(self.cfg, min(self.last_step, gan_steps(self.cfg.train) - 1))
         z = torch.randn(n, self.cfg.model.latent_dim, generator=generator, device=generator.device)
         c = torch.eye(len(self.classes), device=z.device)[torch.arange(n, device=z.device) % len(self.classes)]
         wave = modules["generator"](z, c, scale, alpha)
         for _ in range(len(self.lengths) - 1 - scale):
-            wave = upsample(wave)
+            wave = upsample(wave, self.cfg.model.upsampling)
         return wave / wave.abs().amax(-1, keepdim=True).clamp_min(1e-8)
 
     def validate(self, modules: dict[str, nn.Module], batches: Iterable[dict[str, torch.Tensor]] | None) -> Metrics:
