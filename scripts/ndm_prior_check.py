@@ -8,7 +8,9 @@ Session, as ``evaluate`` does; only the codes differ:
 - ``class``: the release's per-class Gaussians (what ships);
 - ``class x t``: the same Gaussians with their spread scaled by t (a sampling temperature);
 - ``kde h``: a random training recording of the class, its code moved by h times the class Gaussian's spread
-  (a kernel density over the recordings; h = 0 decodes their own codes, the reconstructions).
+  (a kernel density over the recordings; h = 0 decodes their own codes, the reconstructions);
+- ``gmm k``: a k-component Gaussian mixture per class fitted to the recordings' codes (diagonal covariances,
+  sklearn; at most one component per 8 recordings), between the one Gaussian and the kernel density.
 
 usage: python scripts/ndm_prior_check.py [MODEL] [VARIANT ...]   (default: the shipped ndm and
        class, "class x 0.7", "kde 0.5", "kde 0"; run from the repository root with the corpus in data/corpus)
@@ -63,6 +65,13 @@ def variant_codes(session: Session, name: str, codes: dict[str, torch.Tensor], c
     if kind == "kde":
         pick = torch.randint(len(codes[cls]), (N_PER_CLASS,), generator=generator)
         return codes[cls][pick] + float(value) * noise @ gaussian["scale"].T
+    if kind == "gmm":
+        from sklearn.mixture import GaussianMixture
+
+        x = codes[cls].double().numpy()
+        k = max(1, min(int(value), len(x) // 8))
+        mixture = GaussianMixture(k, covariance_type="diag", reg_covar=1e-3, random_state=seed).fit(x)
+        return torch.from_numpy(mixture.sample(N_PER_CLASS)[0]).float()
     raise SystemExit(f"unknown variant {name!r}")
 
 
