@@ -64,14 +64,21 @@ def kaiser_interpolator(dtype: torch.dtype = torch.float32, device: torch.device
     """The "kaiser" up-sampler's filter, Tensor[8 * KAISER_HALF_WIDTH]: tap ``k`` weighs an input sample
     ``d_k = (k - (K - 1) / 2) / 4`` input samples from the output, ``sinc(d_k) * kaiser(d_k)``, each of the
     4 phases (every 4th tap) scaled to sum to 1."""
-    import numpy as np
+    return KAISER_TAPS.to(dtype=dtype, device=device, copy=True)
 
+
+def _kaiser_taps() -> torch.Tensor:
+    """:func:`kaiser_interpolator` in float64 on the CPU."""
     size = UPSAMPLE * 2 * KAISER_HALF_WIDTH
-    d = (np.arange(size) - (size - 1) / 2) / UPSAMPLE
-    taps = np.sinc(d) * np.kaiser(size, KAISER_BETA)
-    for phase in range(UPSAMPLE):
-        taps[phase::UPSAMPLE] /= taps[phase::UPSAMPLE].sum()
-    return torch.tensor(taps, dtype=dtype, device=device)
+    d = (torch.arange(size, dtype=torch.float64) - (size - 1) / 2) / UPSAMPLE
+    taps = torch.sinc(d) * torch.kaiser_window(size, periodic=False, beta=KAISER_BETA, dtype=torch.float64)
+    phases = taps.view(-1, UPSAMPLE)                      # row j holds taps 4 j .. 4 j + 3: column = phase
+    return (phases / phases.sum(0)).flatten()
+
+
+# Built once at import, outside any trace: an exported graph holds the taps as a constant (ONNX has no
+# Kaiser window, and a tap table first built under torch.export would be a fake tensor).
+KAISER_TAPS = _kaiser_taps()
 
 
 def downsample(x: torch.Tensor) -> torch.Tensor:
