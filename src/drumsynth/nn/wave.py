@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from drumsynth.errors import DrumsynthError
+
 UPSAMPLE = 4  # every block changes the length by 4 (the seed's stride)
 LEAK = 0.2
 # Floor of the log-magnitude (peak-1 clips): about -100 dB below a full-scale bin of the smallest STFT.
@@ -50,9 +52,10 @@ def upsample(x: torch.Tensor, kind: str = "nearest") -> torch.Tensor:
         return F.interpolate(x, scale_factor=UPSAMPLE, mode="linear", align_corners=False)
     if kind == "kaiser":
         half = KAISER_HALF_WIDTH
-        kernel = kaiser_interpolator(x.dtype, x.device)                       # [4 * 2 * half]
-        # Edges replicated (a constant stays constant to the last sample); the transposed convolution puts
-        # x[m] * kernel at output 4 m + k, and the crop (padding) centres every phase (module comment).
+        kernel = KAISER_TAPS.to(dtype=x.dtype, device=x.device)                # [4 * 2 * half], read only
+        # Edges replicated (a constant stays constant to the last sample). The transposed convolution puts
+        # x[m] * kernel[k] at output 4 m + k; cropping K / 2 - 2 (plus the padding's 4 half) puts input m at
+        # output 4 m + 1.5, the centre of nearest's run.
         padded = F.pad(x, (half, half), mode="replicate")
         weight = kernel.expand(x.shape[1], 1, -1)
         return F.conv_transpose1d(padded, weight, stride=UPSAMPLE, groups=x.shape[1],
@@ -60,15 +63,16 @@ def upsample(x: torch.Tensor, kind: str = "nearest") -> torch.Tensor:
     raise ValueError(f"unknown up-sampling {kind!r}; expected one of {UPSAMPLINGS}")
 
 
-def kaiser_interpolator(dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The "kaiser" up-sampler's filter, Tensor[8 * KAISER_HALF_WIDTH]: tap ``k`` weighs an input sample
-    ``d_k = (k - (K - 1) / 2) / 4`` input samples from the output, ``sinc(d_k) * kaiser(d_k)``, each of the
-    4 phases (every 4th tap) scaled to sum to 1."""
-    return KAISER_TAPS.to(dtype=dtype, device=device, copy=True)
+def check_upsampling(kind: str) -> None:
+    """Raise ``DrumsynthError`` unless ``kind`` is one of :data:`UPSAMPLINGS` (a config's ``model.upsampling``)."""
+    if kind not in UPSAMPLINGS:
+        raise DrumsynthError(f"model.upsampling must be one of {list(UPSAMPLINGS)}, got {kind!r}")
 
 
 def _kaiser_taps() -> torch.Tensor:
-    """:func:`kaiser_interpolator` in float64 on the CPU."""
+    """The "kaiser" up-sampler's filter, float64 Tensor[8 * KAISER_HALF_WIDTH]: tap ``k`` weighs an input
+    sample ``d_k = (k - (K - 1) / 2) / 4`` input samples from the output, ``sinc(d_k) * kaiser(d_k)``, each
+    of the 4 phases (every 4th tap) scaled to sum to 1."""
     size = UPSAMPLE * 2 * KAISER_HALF_WIDTH
     d = (torch.arange(size, dtype=torch.float64) - (size - 1) / 2) / UPSAMPLE
     taps = torch.sinc(d) * torch.kaiser_window(size, periodic=False, beta=KAISER_BETA, dtype=torch.float64)

@@ -17,7 +17,7 @@ from typing import Any
 from drumsynth.config import check_domains
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.nn.wave import UPSAMPLE, UPSAMPLINGS, scale_lengths
+from drumsynth.nn.wave import UPSAMPLE, check_upsampling, scale_lengths
 
 # Layer groups of the style faders: thirds of the synthesis layers, coarsest first.
 LAYER_GROUPS = ("low", "mid", "high")
@@ -87,8 +87,7 @@ class ModelConfig:
                                       "mapping_layers": "count", "channels": "count", "kernel_size": "count",
                                       "phase_shuffle": "non_negative", "start_length": "non_negative",
                                       "envelope_length": "non_negative"})
-        if self.upsampling not in UPSAMPLINGS:
-            raise DrumsynthError(f"model.upsampling must be one of {list(UPSAMPLINGS)}, got {self.upsampling!r}")
+        check_upsampling(self.upsampling)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 from drumsynth.config import check_domains
 from drumsynth.data.taxonomy import CLASSES, CLASSES3
 from drumsynth.errors import DrumsynthError
-from drumsynth.nn.wave import UPSAMPLE, UPSAMPLINGS, scale_lengths
+from drumsynth.nn.wave import UPSAMPLE, check_upsampling, scale_lengths
 
 
 @dataclass
@@ -75,8 +75,7 @@ class ModelConfig:
         check_domains(self, "model", {"latent_dim": "count", "embed_dim": "count", "channels": "count",
                                       "kernel_size": "count", "phase_shuffle": "non_negative",
                                       "start_length": "non_negative"})
-        if self.upsampling not in UPSAMPLINGS:
-            raise DrumsynthError(f"model.upsampling must be one of {list(UPSAMPLINGS)}, got {self.upsampling!r}")
+        check_upsampling(self.upsampling)
 
 
 @dataclass
