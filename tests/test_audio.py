@@ -72,6 +72,26 @@ def test_stft_matches_librosa():
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-4 * np.abs(ref).max())
 
 
+def test_stft_power_and_magnitude_have_finite_gradients_at_subnormal_bins():
+    """Regression (session 19): torch's complex abs has a NaN gradient where |X| is subnormal, and a decay
+    envelope that shuts a hit's tail leaves such bins; one made a style run diverge at step 2091."""
+    spec = torch.tensor([0.0, 1e-41 + 1e-41j, 1e-20 - 3e-20j, 0.3 + 0.4j], dtype=torch.complex64)
+    broken = spec.clone().requires_grad_(True)
+    broken.abs().pow(2).sum().backward()
+    assert not torch.isfinite(torch.view_as_real(broken.grad)).all()  # what the helpers avoid
+    for helper in (dsp.stft_power, dsp.stft_magnitude):
+        x = spec.clone().requires_grad_(True)
+        helper(x).sum().backward()
+        assert torch.isfinite(torch.view_as_real(x.grad)).all(), helper.__name__
+    assert torch.allclose(dsp.stft_power(spec), spec.abs().pow(2), rtol=1e-6, atol=0)
+    magnitude = dsp.stft_magnitude(spec)
+    assert float(magnitude[3]) == pytest.approx(0.5) and float(magnitude[2]) == pytest.approx(float(spec[2].abs()))
+    assert torch.equal(magnitude[:2], torch.zeros(2))  # below the floor: exactly silent
+    x = torch.zeros(4, dtype=torch.complex64, requires_grad=True)
+    dsp.stft_magnitude(x).sum().backward()
+    assert torch.equal(torch.view_as_real(x.grad), torch.zeros(4, 2))  # below the floor: no gradient
+
+
 def test_complex_channels_round_trip_is_exact():
     spec = dsp.stft(torch.randn(2, 5000, generator=torch.Generator().manual_seed(2)), 256, 64)
     channels = dsp.complex_to_channels(spec)

@@ -14,7 +14,13 @@ from drumsynth.audio.dsp import peak_normalise
 from drumsynth.models import build_family_config, family_module
 from drumsynth.models.style.recipe import stage_at as style_stage
 from drumsynth.models.wavegan.recipe import stage_at as wavegan_stage
-from drumsynth.nn.wave import class_mean_spectra, class_spectrum_distance, real_at_scale, spectral_ripple
+from drumsynth.nn.wave import (
+    class_mean_spectra,
+    class_spectrum_distance,
+    real_at_scale,
+    spectral_loss,
+    spectral_ripple,
+)
 from drumsynth.train import seed_everything
 from drumsynth.train.wgan import ClassAgreement, GeneratorSelection, gradient_penalty, wgan_gp_step
 
@@ -359,6 +365,19 @@ def test_the_class_spectrum_distance_compares_only_classes_in_both_batches_and_p
     distance.backward()
     assert distance > 0
     assert fake.grad[:2].abs().sum() > 0 and fake.grad[2:].abs().sum() == 0
+
+
+def test_the_spectral_terms_pass_finite_gradients_through_a_tail_shut_to_subnormal_levels():
+    """Regression (session 19): a 0.74 s style run diverged at step 2091 because its decay envelope shut a
+    hit's tail to subnormal levels (below 1e-38), where the complex STFT's abs had a NaN gradient."""
+    real = decaying_hits(0, 6)
+    fake = decaying_hits(1, 6).clone()
+    fake[:, fake.shape[1] // 2:] *= 1e-38  # the second half at subnormal levels, as an envelope near 0 leaves it
+    fake.requires_grad_(True)
+    c = torch.eye(C)[torch.tensor([0, 0, 1, 1, 2, 2])]
+    means, present = class_mean_spectra(real, c)
+    (class_spectrum_distance(fake, c, means, present) + spectral_loss(fake, real, [256, 64]).mean()).backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
 
 
 def test_the_spectral_ripple_sees_ticks_in_a_decay_and_not_the_decay():

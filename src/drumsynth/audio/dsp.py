@@ -37,6 +37,8 @@ __all__ = [
     "n_frames",
     "get_window",
     "stft",
+    "stft_power",
+    "stft_magnitude",
     "istft",
     "complex_to_channels",
     "channels_to_complex",
@@ -442,6 +444,33 @@ def stft(wave, n_fft: int, hop_length: int, win_length: int | None = None, windo
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
+# stft_magnitude's floor: 1e-15 (-300 dB re full scale), far below any audible bin, and its square 1e-30 far
+# above float32's subnormal range (below 1.2e-38), where the gradient would break.
+MAGNITUDE_FLOOR = 1e-15
+
+
+def stft_power(spec: torch.Tensor) -> torch.Tensor:
+    """``|X|**2`` of a complex spectrogram as ``re**2 + im**2``: Tensor[...] complex -> Tensor[...] real.
+
+    Why not ``spec.abs().pow(2)``: torch's complex ``abs`` has a NaN gradient where ``|X|`` is subnormal
+    (below about 1e-38 in float32: the far tail of a hit a decay envelope has shut), and one such bin made a
+    style run diverge at step 2091 (session 19). The sum of squares has the gradient ``2 re, 2 im`` everywhere.
+    """
+    return spec.real.square() + spec.imag.square()
+
+
+def stft_magnitude(spec: torch.Tensor, floor: float = MAGNITUDE_FLOOR) -> torch.Tensor:
+    """``|X|`` of a complex spectrogram: Tensor[...] complex -> Tensor[...] real, differentiable everywhere.
+
+    Equal to ``spec.abs()`` above ``floor``; a bin below it reads as exactly 0 and passes no gradient (the
+    square root's would be infinite there, and silence must stay exactly silent: ndm's mask relies on it).
+    """
+    power = stft_power(spec)
+    audible = power > floor * floor
+    # Both branches of a where are differentiated: the square root sees 1 where its result is not used.
+    return torch.where(audible, torch.where(audible, power, 1.0).sqrt(), 0.0)
+
+
 def istft(spec: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None = None,
           window: str = "hann", center: bool = True, length: int | None = None) -> torch.Tensor:
     """Inverse of :func:`stft` (weighted overlap-add, torch.istft).
@@ -619,11 +648,11 @@ def mel_spectrogram(wave, sr: int, n_fft: int, hop_length: int, win_length: int 
         raise DrumsynthError(f"power must be a positive number, got {power!r}")
     spec = stft(wave, n_fft, hop_length, win_length, window=window, center=center)
     if power == 2.0:
-        mag = spec.real.square() + spec.imag.square()
+        mag = stft_power(spec)
     elif power == 1.0:
-        mag = spec.abs()
+        mag = stft_magnitude(spec)
     else:
-        mag = spec.abs().pow(power)
+        mag = stft_magnitude(spec).pow(power)
     fb = _mel_fb(sr, n_fft, n_mels, fmin, fmax, htk, norm, mag.dtype, mag.device)
     return torch.matmul(fb, mag)
 

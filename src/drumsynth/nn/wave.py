@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from drumsynth.audio.dsp import stft_magnitude, stft_power
 from drumsynth.errors import DrumsynthError
 
 UPSAMPLE = 4  # every block changes the length by 4 (the seed's stride)
@@ -120,7 +121,7 @@ def spectral_loss(x: torch.Tensor, y: torch.Tensor, n_ffts: list[int]) -> torch.
     sizes = [min(n, x.shape[-1]) for n in n_ffts]
     for n in sizes:
         window = torch.hann_window(n, device=x.device, dtype=x.dtype)
-        mx, my = (torch.stft(w, n, n // 4, window=window, return_complex=True).abs() for w in (x, y))
+        mx, my = (stft_magnitude(torch.stft(w, n, n // 4, window=window, return_complex=True)) for w in (x, y))
         log = (torch.log(mx + LOG_FLOOR) - torch.log(my + LOG_FLOOR)).abs().mean((-2, -1))
         convergence = (mx - my).norm(dim=(-2, -1)) / my.norm(dim=(-2, -1)).clamp_min(1e-8)
         total = total + log + convergence
@@ -148,7 +149,7 @@ def log_spectrum_cells(x: torch.Tensor, n_fft: int = CLASS_SPECTRUM_FFT, hop: in
     ``pool`` = (bins, frames) cells, floored at -100 dB). The defaults are the class-spectrum view."""
     n = min(n_fft, x.shape[-1])
     window = torch.hann_window(n, device=x.device, dtype=x.dtype)
-    power = torch.stft(x, n, hop or n // 2, window=window, return_complex=True).abs().pow(2) / window.sum().pow(2)
+    power = stft_power(torch.stft(x, n, hop or n // 2, window=window, return_complex=True)) / window.sum().pow(2)
     cells = F.avg_pool2d(power[:, None, 1:], pool, ceil_mode=True)[:, 0]
     return 10.0 * torch.log10(cells + POWER_FLOOR)
 

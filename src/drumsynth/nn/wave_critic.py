@@ -32,6 +32,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from drumsynth.audio.dsp import stft_magnitude
+
 LEAK = 0.2
 # Magnitudes below this (-100 dB re 1) read as silence in the log.
 LOG_FLOOR = 1e-5
@@ -66,7 +68,7 @@ class SpectrogramCritic(nn.Module):
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """wave Tensor[B, T] -> (scores Tensor[B, F', T'], activations [Tensor[B, C_i, F_i, T_i]])."""
         spec = torch.stft(wave, self.n_fft, self.n_fft // 4, window=self.window, return_complex=True)
-        h = torch.log(spec.abs().clamp_min(LOG_FLOOR)).unsqueeze(1)
+        h = torch.log(stft_magnitude(spec).clamp_min(LOG_FLOOR)).unsqueeze(1)
         activations = []
         for layer in self.layers:
             h = F.leaky_relu(layer(h), LEAK)

@@ -27,6 +27,7 @@ from drumsynth.audio.dsp import (
     istft,
     pack_nyquist,
     stft,
+    stft_magnitude,
     unpack_nyquist,
 )
 from drumsynth.models.drumgan.config import DataConfig
@@ -38,14 +39,14 @@ def compress(spec: torch.Tensor, power: float) -> torch.Tensor:
     """Magnitude compression of a complex spectrogram: |X| -> |X|^power, phase kept (any shape)."""
     if power == 1.0:
         return spec
-    return spec * (spec.abs() + _EPS).pow(power - 1.0)
+    return spec * (stft_magnitude(spec) + _EPS).pow(power - 1.0)
 
 
 def expand(spec: torch.Tensor, power: float) -> torch.Tensor:
     """Inverse of :func:`compress`."""
     if power == 1.0:
         return spec
-    return spec * (spec.abs() + _EPS).pow(1.0 / power - 1.0)
+    return spec * (stft_magnitude(spec) + _EPS).pow(1.0 / power - 1.0)
 
 
 def phase_rotation(n_bins: int, n_frames: int, n_fft: int, hop_length: int, device=None) -> torch.Tensor:
