@@ -135,7 +135,7 @@ def test_docs_stay_inside_the_repository():
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("doc", ["ndm.md", "drumgan.md"])
+@pytest.mark.parametrize("doc", ["ndm.md", "drumgan.md", "wavegan.md", "style.md"])
 def test_doc_snippets_load_shipped_models_by_id(doc):
     """The Python snippets load the shipped models through the Session, not a repo-relative path."""
     text = (ROOT / "docs" / doc).read_text()
