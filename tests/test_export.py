@@ -151,6 +151,13 @@ def test_a_filtered_upsampling_exports_in_every_format(family, fmt, tmp_path):
     assert session.model.config.model.upsampling == "kaiser"
 
 
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_a_wavegan_with_the_decay_envelope_exports_in_every_format(fmt, tmp_path):
+    release = tiny_release("wavegan", tmp_path, "model.envelope_length=4096")
+    session, _, _ = export_and_check(release, fmt, tmp_path)
+    assert session.model.generator.envelope is not None
+
+
 # ---- nn~ behaviour: triggers, choke, encode -> decode ----------------------------------------------
 
 

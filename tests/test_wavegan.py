@@ -185,6 +185,60 @@ def test_an_unknown_upsampling_is_refused():
         upsample(torch.zeros(1, 1, 4), "cubic")
 
 
+# ---- decay envelope (ours) --------------------------------------------------------------------------
+
+
+def test_the_decay_envelope_is_off_by_default_and_silences_a_tail_when_on():
+    """With ``model.envelope_length`` the full-length output is the seed's network's times a decay envelope
+    of [z, class]: set to its shortest time constant (2 ms), the hit is silent long before the clip ends."""
+    plain, z, c = grown_generator()
+    assert plain.envelope is None and tiny_config().model.envelope_length == 0
+    length = tiny_config().data.length
+    generator, _, _ = grown_generator(f"model.envelope_length={length}")
+    generator.load_state_dict(plain.state_dict(), strict=False)  # the same network, plus the envelope
+    assert generator.envelope is not None and generator.envelope_scale == generator.n_blocks
+    with torch.no_grad():
+        assert torch.equal(generator(z, c, generator.n_blocks - 1), plain(z, c, generator.n_blocks - 1))
+        envelope = generator.envelope(torch.cat([z, generator.embed(c)], dim=1), length)
+        assert torch.allclose(generator(z, c), plain(z, c) * envelope)
+        assert float(envelope[:, 0, 0].min()) == pytest.approx(1.0)  # peak 1 at the onset: it never sets the level
+        generator.envelope.affine.bias.fill_(-10.0)  # both time constants at their floor, 88 samples
+        shut, open_ = generator(z, c), plain(z, c)
+    assert float(shut[..., 2000:].abs().max()) < 1e-9 < float(open_[..., 2000:].abs().max())
+
+
+def test_the_decay_envelope_fades_in_with_its_block():
+    length = tiny_config().data.length
+    generator, z, c = grown_generator(f"model.envelope_length={length}")
+    with torch.no_grad():
+        generator.envelope.affine.bias.fill_(-10.0)
+        at_0 = generator(z, c, generator.n_blocks, alpha=0.0)
+        smaller = generator(z, c, generator.n_blocks - 1)
+        assert torch.equal(at_0, upsample(smaller, "nearest"))  # alpha 0: no envelope yet, as no block
+        assert float(generator(z, c, generator.n_blocks, alpha=0.5)[..., 2000:].abs().max()) > 1e-3
+
+
+def test_an_envelope_length_that_is_no_clip_length_is_refused():
+    with pytest.raises(DrumsynthError, match="model.envelope_length"):
+        build_modules(tiny_config("model.envelope_length=1000"))
+
+
+def test_a_release_with_the_envelope_trains_saves_and_reloads(tmp_path):
+    """The tiny preset with the envelope trains end to end (growing through its fade-in), and its release
+    loads with the envelope and renders finite hits."""
+    from drumsynth.cli.main import main
+    from drumsynth.data.taxonomy import CLASSES3
+
+    write_synthetic_cache(tmp_path / "cache", CLASSES3, splits=("train",))
+    length = tiny_config().data.length
+    assert main(["train", "--family", "wavegan", "--preset", "tiny", "--data", str(tmp_path / "cache"), "--out",
+                 str(tmp_path / "run"), "--quiet", "--set", f"model.envelope_length={length}"]) == 0
+    session = Session.load(str(tmp_path / "run" / "release.pt"))
+    assert session.model.generator.envelope is not None
+    render = session.generate("snare", n=2, seed=3)
+    assert render.waves.shape == (2, length) and np.all(np.isfinite(render.waves))
+
+
 def test_schedule_grows_and_fades_linearly():
     config = tiny_config("train.stage_steps=[2, 4, 4, 6]", "train.fade_fraction=0.5")
     first = lengths(config).index(config.model.start_length)

@@ -60,6 +60,10 @@ class ModelConfig:
         growing, every step at full length
     upsampling : how every generator block up-samples by 4, one of ``drumsynth.nn.wave.UPSAMPLINGS``
         (seed: "nearest"; "linear" and "kaiser" filter the coarse scale's images, see that module)
+    envelope_length : 0 = the seed's network. N (ours) = from clip length N on, the output is multiplied by
+        a decay envelope of [z, class embedding] (``drumsynth.nn.envelope.DecayEnvelope``, style's and
+        drumgan's), so that a hit can end before the clip does (docs/wavegan.md, "Networks").
+        N must be one of the clip lengths
     """
 
     latent_dim: int = 100
@@ -70,11 +74,12 @@ class ModelConfig:
     class_every_block: bool = True
     start_length: int = 0
     upsampling: str = "nearest"
+    envelope_length: int = 0
 
     def __post_init__(self) -> None:
         check_domains(self, "model", {"latent_dim": "count", "embed_dim": "count", "channels": "count",
                                       "kernel_size": "count", "phase_shuffle": "non_negative",
-                                      "start_length": "non_negative"})
+                                      "start_length": "non_negative", "envelope_length": "non_negative"})
         check_upsampling(self.upsampling)
 
 
@@ -202,6 +207,8 @@ def check(config: Config) -> Config:
     if m.phase_shuffle and shuffled and min(shuffled) <= m.phase_shuffle:
         raise DrumsynthError(f"model.phase_shuffle {m.phase_shuffle} needs every shuffled critic layer longer "
                              f"than it; the shortest is {min(shuffled)} samples")
+    if m.envelope_length and m.envelope_length not in sizes:
+        raise DrumsynthError(f"model.envelope_length {m.envelope_length} is not one of the lengths {sizes}")
     if m.start_length:
         if m.start_length not in sizes:
             raise DrumsynthError(f"model.start_length {m.start_length} is not one of the lengths {sizes}")
@@ -227,7 +234,8 @@ def generator_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
     return {"latent_dim": m.latent_dim, "n_classes": n_classes, "embed_dim": m.embed_dim,
             "channels": list(m.channels), "length": config.data.length, "kernel_size": m.kernel_size,
             "first_scale": first_scale(config), "class_every_block": m.class_every_block,
-            "upsampling": m.upsampling}
+            "upsampling": m.upsampling,
+            "envelope_scale": lengths(config).index(m.envelope_length) if m.envelope_length else None}
 
 
 def critic_kwargs(config: Config, n_classes: int) -> dict[str, Any]:
