@@ -459,14 +459,15 @@ def stft_power(spec: torch.Tensor) -> torch.Tensor:
     return spec.real.square() + spec.imag.square()
 
 
-def stft_magnitude(spec: torch.Tensor, floor: float = MAGNITUDE_FLOOR) -> torch.Tensor:
+def stft_magnitude(spec: torch.Tensor) -> torch.Tensor:
     """``|X|`` of a complex spectrogram: Tensor[...] complex -> Tensor[...] real, differentiable everywhere.
 
-    Equal to ``spec.abs()`` above ``floor``; a bin below it reads as exactly 0 and passes no gradient (the
-    square root's would be infinite there, and silence must stay exactly silent: ndm's mask relies on it).
+    Equal to ``spec.abs()`` above ``MAGNITUDE_FLOOR``; a bin below it reads as exactly 0 and passes no
+    gradient (the square root's would be infinite there, and silence must stay exactly silent: ndm's mask
+    relies on it).
     """
     power = stft_power(spec)
-    audible = power > floor * floor
+    audible = power > MAGNITUDE_FLOOR * MAGNITUDE_FLOOR
     # Both branches of a where are differentiated: the square root sees 1 where its result is not used.
     return torch.where(audible, torch.where(audible, power, 1.0).sqrt(), 0.0)
 

@@ -1,7 +1,7 @@
 """A drum's amplitude envelope from a code (ours, not the seeds'), shared by the style, drumgan and wavegan
 families.
 
-Both generators hold a bias floor in every channel of their output layers, so without an envelope a
+Each generator holds a bias floor in every channel of its output layers, so without an envelope a
 decay has to be cancelled out of those floors; multiplied by :class:`DecayEnvelope` the tail of a hit is
 as quiet as the envelope says, and the hit cannot swell past its onset's level unless the network makes
 it so (docs/style.md, "Decay envelope"; docs/drumgan.md, session 14).
@@ -28,8 +28,8 @@ class DecayEnvelope(nn.Module):
     ``e(t) = m exp(-t / tau_1) + (1 - m) exp(-t / tau_2)``, with ``(tau_1, tau_2, m)`` from a learned
     affine map of w (time constants in ``TAU_RANGE``, log-spaced). Peak 1 at the onset, so it shapes the
     hit and never sets its level. w is style's layer-0 style, drumgan's coarsest block averaged over its
-    grid, or wavegan's [z, class embedding]. w Tensor[B, style_dim] -> Tensor[B, 1, L] for an output of L samples (or frames) spanning the
-    clip's ``length`` samples.
+    grid, or wavegan's [z, class embedding]. w Tensor[B, style_dim] -> Tensor[B, 1, L] for an output of L
+    samples (or frames) spanning the clip's ``length`` samples.
     """
 
     def __init__(self, style_dim: int, length: int) -> None:
